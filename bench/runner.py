@@ -1,0 +1,311 @@
+"""Drives one scenario run: Redis, consumer agents, enqueue, wait, collect, clean up."""
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import redis
+
+from bench import agent as agent_proto
+from bench import environment
+from bench.errors import AgentsUnavailable, BenchError, RedisUnavailable
+from bench.plan import plan_tasks
+from bench.records import TaskRecord
+from bench.redis_server import EmbeddedRedis
+from bench.workload import make_huey, ready_key
+
+READY_TIMEOUT_S = 60.0
+POLL_S = 0.02
+REDIS_HINT = ("start one (e.g. `redis-server --port 6379`, or `docker compose up -d redis`), "
+              "check the URL, or leave out --redis-url/REDIS_URL to let bench start a private one")
+
+
+class ConsumerFailed(BenchError):
+    """Consumers could not be started or died before any work was done."""
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """Everything a run observed; metrics are computed from it elsewhere."""
+
+    run_id: str
+    scenario: object
+    planned: tuple
+    records: tuple
+    mode: str
+    environment: dict
+    complete: bool
+    problems: tuple = ()
+    interrupted: bool = False
+    timing: dict = field(default_factory=dict)
+
+    @property
+    def lost_tasks(self):
+        return len(self.planned) - len(self.records)
+
+
+def new_run_id(scenario_name):
+    """Alphanumeric (huey cleans names) and unique: scenario, time, randomness."""
+    stem = "".join(ch for ch in scenario_name if ch.isalnum())[:24]
+    return f"{stem}{time.strftime('%H%M%S', time.gmtime())}{secrets.token_hex(3)}"
+
+
+def _redacted(url):
+    return url.split("@", 1)[-1] if "@" in url else url
+
+
+def connect(url, timeout_s=3.0):
+    """A Redis client that has answered PING, or RedisUnavailable with a hint."""
+    conn = redis.Redis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=30)
+    try:
+        conn.ping()
+    except (redis.ConnectionError, redis.TimeoutError, OSError) as e:
+        raise RedisUnavailable(f"cannot reach Redis at {_redacted(url)}: {e}; {REDIS_HINT}")
+    except redis.RedisError as e:
+        raise RedisUnavailable(f"Redis at {_redacted(url)} refused us: {e}")
+    return conn
+
+
+class LocalAgents:
+    """Agent subprocesses dedicated to one run (local mode): the very code containers run."""
+
+    def __init__(self, redis_url, run_id, count, log_dir):
+        self.ids = [f"local-{run_id}-{i}" for i in range(count)]
+        self.log_path = os.path.join(log_dir, "agents.log")
+        self._log = open(self.log_path, "ab")
+        # The agents must import this very bench package, installed or not.
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            p for p in (here, os.environ.get("PYTHONPATH")) if p))
+        self.procs = [subprocess.Popen(
+            [sys.executable, "-m", "bench", "agent", "--redis-url", redis_url, "--id", aid, "--once"],
+            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, env=env)
+            for aid in self.ids]
+
+    def wait_registered(self, conn, timeout_s=30.0):
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if all(conn.zscore(agent_proto.AGENTS_KEY, aid) for aid in self.ids):
+                return
+            dead = [p for p in self.procs if p.poll() is not None]
+            if dead:
+                break
+            time.sleep(0.05)
+        raise ConsumerFailed(f"local agents did not start: {self.log_tail()}")
+
+    def log_tail(self, lines=15):
+        self._log.flush()
+        with open(self.log_path, "rb") as f:
+            return b"\n".join(f.read().splitlines()[-lines:]).decode(errors="replace")
+
+    def close(self, timeout_s=15.0):
+        deadline = time.monotonic() + timeout_s
+        for p in self.procs:
+            try:
+                p.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.terminate()
+                try:
+                    p.wait(5)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        self._log.close()
+
+
+def claim_agents(conn, run_id, count, candidates=None):
+    """Reserve `count` live agents for this run (SET NX), or AgentsUnavailable."""
+    alive = candidates or [a.decode() for a in conn.zrangebyscore(
+        agent_proto.AGENTS_KEY, time.time() - agent_proto.ALIVE_S, "+inf")]
+    claimed = []
+    for aid in alive:
+        if len(claimed) == count:
+            break
+        if conn.set(agent_proto.claim_key(aid), run_id, nx=True, ex=24 * 3600):
+            claimed.append(aid)
+    if len(claimed) < count:
+        for aid in claimed:
+            conn.delete(agent_proto.claim_key(aid))
+        raise AgentsUnavailable(
+            f"needs {count} consumers, {len(claimed)} answered: "
+            f"docker compose up -d --scale consumer={count}")
+    return claimed
+
+
+class Run:
+    """One run of one scenario against one Redis; use `execute()`."""
+
+    def __init__(self, scenario, redis_url, mode="local", agents="local", on_progress=None,
+                 log=None):
+        self.scenario = scenario
+        self.redis_url = redis_url
+        self.mode = mode
+        self.agents_mode = agents
+        self.on_progress = on_progress or (lambda done, total: None)
+        self.log = log or (lambda msg: None)
+        self.run_id = new_run_id(scenario.name)
+        self.problems = []
+        self._status_seen = 0
+        self.agent_states = {}
+
+    def execute(self, workdir):
+        """Run the scenario; always stops consumers and deletes the run's keys."""
+        sc = self.scenario
+        conn = connect(self.redis_url)
+        if sc.backend.startswith("priority_redis"):
+            version = conn.info("server").get("redis_version", "0")
+            if int(str(version).split(".")[0]) < 5:
+                raise RedisUnavailable(f"Redis {version} lacks BZPOPMIN, which "
+                                       f"{sc.backend} needs: use Redis >= 5")
+        planned = plan_tasks(sc)
+        app, work = make_huey(sc.backend, self.run_id, self.redis_url)
+        local = None
+        agent_ids = []
+        timing = {"run_started_ns": time.time_ns()}
+        records, interrupted, enqueue_ns = (), False, None
+        try:
+            if self.agents_mode == "local":
+                local = LocalAgents(self.redis_url, self.run_id, sc.consumers, workdir)
+                local.wait_registered(conn)
+                agent_ids = claim_agents(conn, self.run_id, sc.consumers, local.ids)
+            else:
+                agent_ids = claim_agents(conn, self.run_id, sc.consumers)
+            if sc.arrival.start == "before":
+                self._start_consumers(conn, agent_ids)
+                timing["consumers_ready_ns"] = self._wait_ready(conn, local)
+                enqueue_ns = self._enqueue(app, work, planned, timing)
+            else:
+                enqueue_ns = self._enqueue(app, work, planned, timing)
+                self._start_consumers(conn, agent_ids)
+            try:
+                self._wait_done(app, conn, len(planned), timing)
+            except KeyboardInterrupt:
+                interrupted = True
+                self.problems.append("interrupted by the user")
+        finally:
+            if agent_ids:
+                self._stop_consumers(conn, agent_ids)
+            try:
+                if enqueue_ns is not None:
+                    records = self._collect(app, planned, enqueue_ns)
+            finally:
+                app.flush()  # only this run's huey keys
+                conn.delete(ready_key(self.run_id), agent_proto.status_key(self.run_id))
+                if local:
+                    local.close()
+        timing["run_finished_ns"] = time.time_ns()
+        if len(records) < len(planned):
+            self.problems.append(f"{len(planned) - len(records)} of {len(planned)} tasks "
+                                 "reported no result")
+        return RunOutcome(self.run_id, sc, tuple(planned), records, self.mode,
+                          environment.collect(conn, self.mode), complete=not self.problems,
+                          problems=tuple(self.problems), interrupted=interrupted, timing=timing)
+
+    def _start_consumers(self, conn, agent_ids):
+        sc = self.scenario
+        spec = {"cmd": "start", "run_id": self.run_id, "backend": sc.backend,
+                "workers": sc.workers, "worker_type": sc.worker_type}
+        for aid in agent_ids:
+            conn.rpush(agent_proto.inbox_key(aid), json.dumps(spec))
+
+    def _statuses(self, conn):
+        """New agent reports since the last call, folded into agent_states."""
+        items = conn.lrange(agent_proto.status_key(self.run_id), self._status_seen, -1)
+        self._status_seen += len(items)
+        for raw in items:
+            msg = json.loads(raw)
+            self.agent_states[msg["agent"]] = msg
+            if msg["state"] in ("exited", "error"):
+                self.problems.append(f"consumer of agent {msg['agent']} {msg['state']}"
+                                     f" ({msg.get('code', msg.get('message'))})")
+        return items
+
+    def _dead_agents(self):
+        return [a for a, m in self.agent_states.items() if m["state"] in ("exited", "error")]
+
+    def _wait_ready(self, conn, local):
+        want = self.scenario.total_workers
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if conn.llen(ready_key(self.run_id)) >= want:
+                return time.time_ns()
+            self._statuses(conn)
+            if self._dead_agents():
+                break
+            time.sleep(POLL_S)
+        detail = local.log_tail() if local else "see the consumer containers' logs"
+        raise ConsumerFailed(f"{conn.llen(ready_key(self.run_id))} of {want} consumer workers "
+                             f"became ready: {'; '.join(self.problems) or 'timed out'}\n{detail}")
+
+    def _enqueue(self, app, work, planned, timing):
+        """Enqueue every planned task; stamps enqueue_ns right after each call returns."""
+        use_priority = app.storage.priority
+        enqueue_ns = {}
+        timing["first_enqueue_ns"] = time.time_ns()
+        for t in planned:
+            app.enqueue(work.s(t.seq, t.duration_s, t.work,
+                               priority=t.priority if use_priority else None))
+            enqueue_ns[t.seq] = time.time_ns()
+        timing["last_enqueue_ns"] = time.time_ns()
+        return enqueue_ns
+
+    def _wait_done(self, app, conn, total, timing):
+        deadline = time.monotonic() + self.scenario.timeout_s
+        done = 0
+        while True:
+            done = app.storage.result_store_size()
+            self.on_progress(done, total)
+            if done >= total:
+                timing["all_done_ns"] = time.time_ns()
+                return
+            self._statuses(conn)
+            if len(self._dead_agents()) == self.scenario.consumers:
+                self.problems.append("every consumer died before the work was done")
+                return
+            if time.monotonic() >= deadline:
+                self.problems.append(f"timed out after {self.scenario.timeout_s:g} s "
+                                     f"with {done} of {total} tasks done")
+                return
+            time.sleep(POLL_S)
+
+    def _stop_consumers(self, conn, agent_ids):
+        for aid in agent_ids:
+            conn.rpush(agent_proto.inbox_key(aid), json.dumps({"cmd": "stop"}))
+        deadline = time.monotonic() + agent_proto.STOP_GRACE_S + 5
+        while time.monotonic() < deadline:
+            self._statuses(conn)
+            if all(self.agent_states.get(a, {}).get("state") in ("stopped", "exited", "error")
+                   for a in agent_ids):
+                return
+            time.sleep(POLL_S)
+        self.problems.append("some consumers did not confirm they stopped")
+
+    def _collect(self, app, planned, enqueue_ns):
+        """Timing records from huey's result store, joined with what the runner knows."""
+        by_seq = {t.seq: t for t in planned}
+        records = []
+        for raw in app.storage.result_items().values():
+            value = app.serializer.deserialize(raw)
+            if not (isinstance(value, (tuple, list)) and len(value) == 4):
+                continue  # an error result: the task counts as lost
+            seq, start_ns, end_ns, worker = value
+            t = by_seq[seq]
+            records.append(TaskRecord(seq, t.cls, t.priority, enqueue_ns[seq], start_ns,
+                                      end_ns, worker))
+        records.sort(key=lambda r: r.seq)
+        return tuple(records)
+
+
+def run_scenario(scenario, redis_url=None, mode="local", agents="local", on_progress=None,
+                 log=None):
+    """Run a scenario; with no redis_url, on a private redis-server started for it."""
+    with tempfile.TemporaryDirectory(prefix="bench-run-") as workdir:
+        if redis_url:
+            return Run(scenario, redis_url, mode, agents, on_progress, log).execute(workdir)
+        with EmbeddedRedis() as server:
+            return Run(scenario, server.url, mode, agents, on_progress, log).execute(workdir)

@@ -1,0 +1,61 @@
+"""The huey app that consumers run: one instrumented task whose result is its own timing record.
+
+`huey_consumer bench.workload.huey` builds the app from the BENCH_* environment the
+agent sets; the runner builds the same app with `make_huey`.
+"""
+
+import os
+import socket
+import threading
+import time
+
+if os.environ.get("BENCH_WORKER_TYPE") == "greenlet":  # must precede any socket use
+    from gevent import monkey
+
+    monkey.patch_all()
+
+from huey import PriorityRedisHuey, RedisHuey  # noqa: E402
+
+BACKENDS = {"priority_redis": PriorityRedisHuey, "redis": RedisHuey}
+TASK_NAME = "work"
+HOST = socket.gethostname()
+
+
+def ready_key(run_id):
+    """Redis list each worker appends to once it is up."""
+    return f"bench:run:{run_id}:ready"
+
+
+def make_huey(backend, name, redis_url):
+    """The benchmark's huey app and its one task, identical in runner and consumer."""
+    app = BACKENDS[backend](name, url=redis_url, results=True, store_none=False,
+                            utc=True, blocking=True)
+
+    @app.task(name=TASK_NAME)
+    def work(seq, duration_s, kind):
+        start_ns = time.time_ns()
+        if duration_s > 0:
+            if kind == "cpu":
+                until = time.perf_counter() + duration_s
+                while time.perf_counter() < until:
+                    pass
+            else:
+                time.sleep(duration_s)
+        # Returned, not written: huey stores results anyway, so timing costs no extra round trip.
+        return (seq, start_ns, time.time_ns(), worker_id())
+
+    @app.on_startup()
+    def announce_ready():
+        app.storage.conn.rpush(ready_key(app.storage.name), worker_id())
+
+    return app, work
+
+
+def worker_id():
+    """host/pid/thread: which worker ran a task."""
+    return f"{HOST}/{os.getpid()}/{threading.current_thread().name}"
+
+
+if os.environ.get("BENCH_HUEY_NAME"):
+    huey, work = make_huey(os.environ.get("BENCH_BACKEND", "priority_redis"),
+                           os.environ["BENCH_HUEY_NAME"], os.environ["BENCH_REDIS_URL"])
