@@ -16,9 +16,29 @@ if os.environ.get("BENCH_WORKER_TYPE") == "greenlet":  # must precede any socket
 
 from huey import PriorityRedisHuey, RedisHuey  # noqa: E402
 
-BACKENDS = {"priority_redis": PriorityRedisHuey, "redis": RedisHuey}
 TASK_NAME = "work"
 HOST = socket.gethostname()
+_dequeued = threading.local()  # greenlet-local under gevent's monkey patching
+
+
+def stamp_dequeue(huey_class):
+    """huey_class whose storage notes when each dequeue returned a task.
+
+    Priority acts at the pop, so a task's start_ns is the moment its worker took it off
+    the queue, not the later moment its body began (huey deserializes in between, and
+    a task enqueued in that gap would otherwise look like an inversion).
+    """
+    class Storage(huey_class.storage_class):
+        def dequeue(self):
+            data = super().dequeue()
+            if data is not None:
+                _dequeued.ns = time.time_ns()
+            return data
+
+    return type(huey_class.__name__, (huey_class,), {"storage_class": Storage})
+
+
+BACKENDS = {"priority_redis": stamp_dequeue(PriorityRedisHuey), "redis": stamp_dequeue(RedisHuey)}
 
 
 def ready_key(run_id):
@@ -33,7 +53,8 @@ def make_huey(backend, name, redis_url):
 
     @app.task(name=TASK_NAME)
     def work(seq, duration_s, kind):
-        start_ns = time.time_ns()
+        start_ns = getattr(_dequeued, "ns", None) or time.time_ns()
+        _dequeued.ns = None
         if duration_s > 0:
             if kind == "cpu":
                 until = time.perf_counter() + duration_s

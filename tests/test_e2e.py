@@ -1,0 +1,221 @@
+"""End to end: real redis-server, real agents, real huey_consumer processes."""
+
+import csv
+import json
+import os
+import signal
+import textwrap
+
+import pytest
+
+from bench.records import EVENTS_HEADER
+from bench.runner import Run
+from bench.scenario import load, load_text
+from conftest import ROOT, bench_cli, load_result, only_result_dir
+
+
+def write_scenario(tmp_path, text, name="case.yaml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def start_order_classes(result_dir):
+    with open(os.path.join(result_dir, "events.csv")) as f:
+        rows = list(csv.DictReader(f))
+    rows.sort(key=lambda r: (int(r["start_ns"]), int(r["seq"])))
+    return [r["class"] for r in rows], rows
+
+
+def test_smoke_scenario_end_to_end(tmp_path, redis_url):
+    results = tmp_path / "results"
+    proc = bench_cli("run", "scenarios/smoke.yaml", "--results", results, "--redis-url", redis_url)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = only_result_dir(results, "smoke")
+    assert sorted(os.listdir(run_dir)) == ["events.csv", "result.json", "summary.md"]
+    doc = load_result(run_dir)
+    assert doc["format"] == "huey-priority-bench/result" and doc["version"] == 1
+    assert doc["complete"] is True and doc["lost_tasks"] == 0
+    assert doc["metrics"]["tasks"] == 20
+    assert doc["metrics"]["inversions"] == 0
+    assert doc["environment"]["huey"] and doc["environment"]["redis_server"]
+    assert doc["environment"]["mode"] == "local"
+    classes, rows = start_order_classes(run_dir)
+    assert list(rows[0].keys()) == list(EVENTS_HEADER)
+    assert classes == ["hi"] * 10 + ["lo"] * 10
+    # The same tables go to the terminal and to summary.md.
+    summary = open(os.path.join(run_dir, "summary.md")).read()
+    assert "| inversions" in summary and "Start order, observed: hi 0–9 · lo 0–9" in summary
+    assert "Start order, observed: hi 0–9 · lo 0–9" in proc.stdout
+
+
+def test_seed_demo_shape_with_short_tasks(tmp_path, redis_url):
+    # The seed scenario as shipped, with 100 ms tasks instead of 1 s to keep the suite fast.
+    text = open(os.path.join(ROOT, "scenarios/seed-demo.yaml")).read().replace("1s", "100ms")
+    path = write_scenario(tmp_path, text, "seed-demo.yaml")
+    proc = bench_cli("run", path, "--results", tmp_path / "r", "--redis-url", redis_url)
+    assert proc.returncode == 0, proc.stderr
+    assert "Start order, observed: lo 0 · hi 0–9 · lo 1–9" in proc.stdout
+    doc = load_result(only_result_dir(tmp_path / "r", "seed-demo"))
+    assert doc["metrics"]["inversions"] == 0
+    assert doc["metrics"]["kendall_tau_distance"] == 0
+
+
+PREFILLED_MIX = """\
+    name: {name}
+    backend: {backend}
+    workers: 1
+    classes:
+      - {{name: low, priority: 1, count: 8, duration: 5ms}}
+      - {{name: mid, priority: 5, count: 8, duration: 5ms}}
+      - {{name: top, priority: 9, count: 8, duration: 5ms}}
+    arrival: {{start: after, order: round_robin}}
+    timeout: 60s
+"""
+
+
+def test_prefilled_single_worker_mix_runs_in_perfect_priority_order(tmp_path, redis_url):
+    path = write_scenario(tmp_path, PREFILLED_MIX.format(name="mix", backend="priority_redis"))
+    proc = bench_cli("run", path, "--results", tmp_path / "r", "--redis-url", redis_url)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = only_result_dir(tmp_path / "r", "mix")
+    classes, rows = start_order_classes(run_dir)
+    assert classes == ["top"] * 8 + ["mid"] * 8 + ["low"] * 8
+    # FIFO within a class.
+    for cls in ("top", "mid", "low"):
+        seqs = [int(r["seq"]) for r in rows if r["class"] == cls]
+        assert seqs == sorted(seqs)
+    metrics = load_result(run_dir)["metrics"]
+    assert metrics["inversions"] == 0 and metrics["inverted_starts"] == 0
+
+
+def test_redis_baseline_ignores_priority_and_shows_inversions(tmp_path, redis_url):
+    path = write_scenario(tmp_path, PREFILLED_MIX.format(name="fifo", backend="redis"))
+    proc = bench_cli("run", path, "--results", tmp_path / "r", "--redis-url", redis_url)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = only_result_dir(tmp_path / "r", "fifo")
+    classes, _ = start_order_classes(run_dir)
+    assert classes[:3] == ["low", "mid", "top"]  # FIFO: enqueue order, priority ignored
+    metrics = load_result(run_dir)["metrics"]
+    assert metrics["inversions"] > 0 and metrics["inverted_starts"] > 0
+    assert metrics["kendall_tau_distance"] > 0
+
+
+@pytest.mark.parametrize("worker_type", ["thread", "process", "greenlet"])
+def test_worker_types_and_several_consumers(tmp_path, redis_url, worker_type):
+    path = write_scenario(tmp_path, f"""\
+        name: types
+        consumers: 2
+        workers: 2
+        worker_type: {worker_type}
+        classes:
+          - {{name: lo, priority: 1, count: 12, duration: 20ms}}
+          - {{name: hi, priority: 2, count: 12, duration: 20ms, work: cpu}}
+        timeout: 60s
+    """)
+    proc = bench_cli("run", path, "--results", tmp_path / "r", "--redis-url", redis_url, "-q")
+    assert proc.returncode == 0, proc.stderr
+    run_dir = only_result_dir(tmp_path / "r", "types")
+    _, rows = start_order_classes(run_dir)
+    assert len(rows) == 24
+    pids = {r["worker"].split("/")[1] for r in rows}
+    assert len(pids) >= 2  # two consumers (and, for process workers, more) did the work
+    assert load_result(run_dir)["metrics"]["workers"] == 4
+
+
+def test_run_leaves_other_keys_alone_and_cleans_its_own(tmp_path, redis_url, redis_conn):
+    redis_conn.set("user:precious", "data")
+    redis_conn.zadd("huey.redis.someoneelse", {"job": 1})
+    before = set(redis_conn.keys("*"))
+    proc = bench_cli("run", "scenarios/smoke.yaml", "--results", tmp_path / "r",
+                     "--redis-url", redis_url, "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert set(redis_conn.keys("*")) == before
+    assert redis_conn.get("user:precious") == b"data"
+
+
+def test_analyze_recomputes_the_run_metrics(tmp_path, redis_url):
+    proc = bench_cli("run", "scenarios/smoke.yaml", "--results", tmp_path / "r",
+                     "--redis-url", redis_url, "-q")
+    assert proc.returncode == 0, proc.stderr
+    run_dir = only_result_dir(tmp_path / "r", "smoke")
+    out = bench_cli("analyze", os.path.join(run_dir, "events.csv"), "--format", "json")
+    assert out.returncode == 0, out.stderr
+    analyzed = json.loads(out.stdout)
+    assert analyzed == load_result(run_dir)["metrics"]
+    assert set(analyzed["classes"]["hi"]["wait_ms"]) == {"p50", "p90", "p99", "max", "mean"}
+    table = bench_cli("analyze", run_dir)
+    assert table.returncode == 0 and "| inversions" in table.stdout
+
+
+def test_unreachable_redis_fails_fast_with_a_hint(tmp_path):
+    proc = bench_cli("run", "scenarios/smoke.yaml", "--results", tmp_path / "r",
+                     "--redis-url", "redis://127.0.0.1:1/0", timeout=30)
+    assert proc.returncode == 3
+    assert "cannot reach Redis at redis://127.0.0.1:1/0" in proc.stderr
+    assert "--redis-url" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_bad_scenario_runs_nothing_and_writes_nothing(tmp_path, redis_url):
+    path = write_scenario(tmp_path, """\
+        name: bad
+        classes:
+          - name: lo
+            prority: 3
+            count: 2
+    """)
+    proc = bench_cli("run", path, "--results", tmp_path / "r", "--redis-url", redis_url)
+    assert proc.returncode == 2
+    assert f"{path}:4: classes[0].prority: unknown field (did you mean 'priority'?)" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "r").exists()
+    check = bench_cli("validate", path, "scenarios/smoke.yaml")
+    assert check.returncode == 2 and "prority" in check.stderr
+
+
+def test_shipped_scenarios_are_valid():
+    proc = bench_cli("validate", "scenarios")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count(": ok") == len([f for f in os.listdir(os.path.join(ROOT, "scenarios"))
+                                             if f.endswith(".yaml")])
+
+
+def test_timeout_marks_the_run_incomplete_and_keeps_partial_events(tmp_path, redis_url):
+    path = write_scenario(tmp_path, """\
+        name: slow
+        classes:
+          - {name: lo, priority: 1, count: 6, duration: 400ms}
+        timeout: 1s
+    """)
+    proc = bench_cli("run", path, "--results", tmp_path / "r", "--redis-url", redis_url)
+    assert proc.returncode == 5, proc.stderr
+    assert "incomplete" in proc.stderr
+    run_dir = only_result_dir(tmp_path / "r", "slow")
+    doc = load_result(run_dir)
+    assert doc["complete"] is False and 0 < doc["lost_tasks"] < 6
+    assert "INCOMPLETE" in open(os.path.join(run_dir, "summary.md")).read()
+    _, rows = start_order_classes(run_dir)
+    assert len(rows) == 6 - doc["lost_tasks"]
+
+
+def test_killed_consumer_ends_the_run_incomplete(tmp_path, redis_url):
+    scenario = load_text(textwrap.dedent("""\
+        name: killed
+        classes:
+          - {name: lo, priority: 1, count: 20, duration: 200ms}
+        timeout: 120s
+    """), path="killed.yaml")
+    killed = []
+
+    def kill_consumer_once(done, total):
+        if not killed:
+            started = [m for m in run.agent_states.values() if m["state"] == "started"]
+            os.kill(started[0]["pid"], signal.SIGKILL)
+            killed.append(started[0]["pid"])
+
+    run = Run(scenario, redis_url, on_progress=kill_consumer_once)
+    outcome = run.execute(str(tmp_path))
+    assert killed
+    assert not outcome.complete and outcome.lost_tasks > 0
+    assert any("exited" in p for p in outcome.problems)
