@@ -3,6 +3,8 @@
 import csv
 from dataclasses import dataclass
 
+from bench.errors import EventsError
+
 EVENTS_HEADER = ("seq", "class", "priority", "enqueue_ns", "start_ns", "end_ns", "worker")
 
 
@@ -38,3 +40,63 @@ def write_events(path, records):
         w.writerow(EVENTS_HEADER)
         for r in sorted(records, key=lambda r: r.seq):
             w.writerow((r.seq, r.cls, r.priority, r.enqueue_ns, r.start_ns, r.end_ns, r.worker))
+
+
+_INT_FIELDS = tuple((name, EVENTS_HEADER.index(name))
+                    for name in ("seq", "priority", "enqueue_ns", "start_ns", "end_ns"))
+
+
+def _is_int(text):
+    try:
+        int(text)
+        return True
+    except ValueError:
+        return False
+
+
+def read_events(path):
+    """Read an events.csv; any problem raises EventsError naming the file and line."""
+    try:
+        f = open(path, newline="")
+    except FileNotFoundError:
+        raise EventsError(f"{path}: no such file") from None
+    except OSError as e:
+        raise EventsError(f"{path}: cannot open: {e.strerror or e}") from None
+    records, line_of_seq = [], {}
+    with f:
+        reader = csv.reader(f)
+        try:
+            header = next(reader, None)
+            if header is None:
+                raise EventsError(f"{path}: no events (empty file)")
+            if tuple(header) != EVENTS_HEADER:
+                raise EventsError(
+                    f"{path}:1: header must be {','.join(EVENTS_HEADER)!r}, got {','.join(header)!r}")
+            for row in reader:
+                line = reader.line_num
+                if not row:  # a blank line (say, a trailing one) carries no event
+                    continue
+                if len(row) != len(EVENTS_HEADER):
+                    raise EventsError(f"{path}:{line}: expected {len(EVENTS_HEADER)} fields, got {len(row)}")
+                seq, cls, priority, enqueue_ns, start_ns, end_ns, worker = row
+                try:
+                    seq, priority, enqueue_ns, start_ns, end_ns = map(
+                        int, (seq, priority, enqueue_ns, start_ns, end_ns))
+                except ValueError:
+                    name, text = next((n, row[i]) for n, i in _INT_FIELDS if not _is_int(row[i]))
+                    raise EventsError(f"{path}:{line}: {name} is not an integer: {text!r}") from None
+                if not cls:
+                    raise EventsError(f"{path}:{line}: class is empty")
+                if end_ns < start_ns:  # one worker clock measures both, so this is corruption
+                    raise EventsError(f"{path}:{line}: end_ns {end_ns} is before start_ns {start_ns}")
+                if seq in line_of_seq:
+                    raise EventsError(f"{path}:{line}: duplicate seq {seq} (first on line {line_of_seq[seq]})")
+                line_of_seq[seq] = line
+                records.append(TaskRecord(seq, cls, priority, enqueue_ns, start_ns, end_ns, worker))
+        except csv.Error as e:
+            raise EventsError(f"{path}:{reader.line_num}: malformed CSV: {e}") from None
+        except UnicodeDecodeError as e:
+            raise EventsError(f"{path}:{reader.line_num + 1}: not valid text: {e.reason}") from None
+    if not records:
+        raise EventsError(f"{path}: no events (header only)")
+    return records
