@@ -55,7 +55,7 @@ def schedule_columns(seq, priority, enqueue_ns, start_ns, end_ns, workers, avail
     free_ns = [available_ns] * workers  # heap of the times each worker becomes free
     ready = []
     order = []
-    start_ns = [0] * n
+    ideal_ns = [0] * n
     i = 0
     now = available_ns  # latest dispatch instant: dispatch times never decrease
     for _ in range(n):
@@ -71,7 +71,7 @@ def schedule_columns(seq, priority, enqueue_ns, start_ns, end_ns, workers, avail
                 heappush(ready, keys[i])
                 i += 1
         j = heappop(ready) % n
-        start_ns[j] = now = f
+        ideal_ns[j] = now = f
         heapreplace(free_ns, f + service_ns[j])
         order.append(j)
-    return OracleSchedule(tuple(map(seq.__getitem__, order)), dict(zip(seq, start_ns)))
+    return OracleSchedule(tuple(map(seq.__getitem__, order)), dict(zip(seq, ideal_ns)))
