@@ -7,10 +7,13 @@ RESULTS  ?= results
 STAMP    := $(VENV)/.installed-$(shell cat requirements.lock requirements-test.lock | cksum | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help bench test validate analyze clean
+BENCH_MODE ?= auto
+PYTHON_IMAGE ?= python:3.12-slim
+
+.PHONY: help bench bench-local bench-docker test validate analyze down wheels clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 	@echo "  variables: SCENARIO=path (file or directory, default scenarios/), RESULTS=dir"
 
 $(STAMP): requirements.lock requirements-test.lock
@@ -18,8 +21,20 @@ $(STAMP): requirements.lock requirements-test.lock
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock -r requirements-test.lock
 	rm -f $(VENV)/.installed-* && touch $@
 
-bench: $(STAMP) ## run every scenario (or SCENARIO=path) and write results/
-	$(PY) -m bench run $(SCENARIO) --results $(RESULTS)
+bench: ## run every scenario (or SCENARIO=path) and write results/; BENCH_MODE=auto|docker|local
+	@mode=$(BENCH_MODE); \
+	if [ $$mode = auto ]; then \
+	  if docker info >/dev/null 2>&1; then mode=docker; else mode=local; \
+	    echo "make bench: no Docker engine answered: running in local mode (BENCH_MODE=docker forces containers)" >&2; fi; \
+	fi; \
+	case $$mode in docker|local) $(MAKE) --no-print-directory bench-$$mode ;; \
+	  *) echo "make bench: BENCH_MODE must be auto, docker or local, not '$$mode'" >&2; exit 2 ;; esac
+
+bench-local: $(STAMP) ## run in local mode: private redis-server, consumers as subprocesses
+	$(PY) -m bench run $(SCENARIO) --results $(RESULTS) --mode local
+
+bench-docker: ## run in containers: redis + consumer agents + runner (docker compose)
+	scripts/docker-bench.sh $(SCENARIO) $(RESULTS)
 
 test: $(STAMP) ## run the test suite (real Redis, real huey consumers)
 	$(PY) -m pytest
@@ -29,6 +44,15 @@ validate: $(STAMP) ## check scenario files (SCENARIO=path) without running them
 
 analyze: $(STAMP) ## recompute metrics of a result: make analyze RESULT=results/smoke/<stamp>
 	$(PY) -m bench analyze $(RESULT)
+
+down: ## stop and remove the benchmark's containers
+	@if docker compose version >/dev/null 2>&1; then docker compose down --remove-orphans; \
+	else docker-compose down --remove-orphans; fi
+
+wheels: ## download wheels/ for an offline image build (for PYTHON_IMAGE's Python)
+	mkdir -p wheels
+	docker run --rm -v "$(CURDIR):/src" -w /src -u "$$(id -u):$$(id -g)" -e HOME=/tmp $(PYTHON_IMAGE) \
+	  python3 -m pip download --only-binary=:all: -d wheels -r requirements.lock
 
 clean: ## remove the virtualenv (results are kept)
 	rm -rf $(VENV)

@@ -38,6 +38,11 @@ def load_all(paths):
     return loaded
 
 
+def cmd_consumers(args):
+    print(max(sc.consumers for sc in load_all(scenario_paths(args.scenarios))))
+    return 0
+
+
 def cmd_validate(args):
     for sc in load_all(scenario_paths(args.scenarios)):
         print(f"{sc.source}: ok ({sc.total_tasks} tasks, {sc.total_workers} workers)")
@@ -151,7 +156,8 @@ def build_parser():
     r.add_argument("--results", default="results", help="results root (default: results)")
     r.add_argument("--redis-url", help="use this Redis (default: $REDIS_URL, else a private "
                    "redis-server started for the run)")
-    r.add_argument("--agents", choices=("local", "external"), default="local",
+    r.add_argument("--agents", choices=("local", "external"),
+                   default=os.environ.get("BENCH_AGENTS", "local"),
                    help="local: start consumer agents as subprocesses (default); external: "
                    "use agents already connected to the Redis (containers, other hosts)")
     r.add_argument("--mode", default=os.environ.get("BENCH_MODE", "local"),
@@ -162,6 +168,10 @@ def build_parser():
     v = sub.add_parser("validate", help="check scenario files without running them")
     v.add_argument("scenarios", nargs="+", metavar="SCENARIO")
     v.set_defaults(func=cmd_validate)
+
+    c = sub.add_parser("consumers", help="print the most consumers any of the scenarios needs")
+    c.add_argument("scenarios", nargs="+", metavar="SCENARIO")
+    c.set_defaults(func=cmd_consumers)
 
     a = sub.add_parser("analyze", help="recompute every metric from an events.csv")
     a.add_argument("path", help="events.csv, or a result directory")

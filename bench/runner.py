@@ -20,6 +20,7 @@ from bench.redis_server import EmbeddedRedis
 from bench.workload import make_huey, ready_key
 
 READY_TIMEOUT_S = 60.0
+AGENTS_WAIT_S = 20.0
 POLL_S = 0.02
 REDIS_HINT = ("start one (e.g. `redis-server --port 6379`, or `docker compose up -d redis`), "
               "check the URL, or leave out --redis-url/REDIS_URL to let bench start a private one")
@@ -118,16 +119,22 @@ class LocalAgents:
         self._log.close()
 
 
-def claim_agents(conn, run_id, count, candidates=None):
-    """Reserve `count` live agents for this run (SET NX), or AgentsUnavailable."""
-    alive = candidates or [a.decode() for a in conn.zrangebyscore(
-        agent_proto.AGENTS_KEY, time.time() - agent_proto.ALIVE_S, "+inf")]
+def claim_agents(conn, run_id, count, candidates=None, wait_s=0.0):
+    """Reserve `count` live agents for this run (SET NX), waiting up to wait_s for them."""
     claimed = []
-    for aid in alive:
-        if len(claimed) == count:
+    deadline = time.monotonic() + wait_s
+    while True:
+        alive = candidates or [a.decode() for a in conn.zrangebyscore(
+            agent_proto.AGENTS_KEY, time.time() - agent_proto.ALIVE_S, "+inf")]
+        for aid in alive:
+            if len(claimed) == count:
+                break
+            if aid not in claimed and conn.set(agent_proto.claim_key(aid), run_id, nx=True,
+                                               ex=24 * 3600):
+                claimed.append(aid)
+        if len(claimed) == count or time.monotonic() >= deadline:
             break
-        if conn.set(agent_proto.claim_key(aid), run_id, nx=True, ex=24 * 3600):
-            claimed.append(aid)
+        time.sleep(0.2)
     if len(claimed) < count:
         for aid in claimed:
             conn.delete(agent_proto.claim_key(aid))
@@ -174,7 +181,8 @@ class Run:
                 local.wait_registered(conn)
                 agent_ids = claim_agents(conn, self.run_id, sc.consumers, local.ids)
             else:
-                agent_ids = claim_agents(conn, self.run_id, sc.consumers)
+                # Containers may still be starting: give them a moment to register.
+                agent_ids = claim_agents(conn, self.run_id, sc.consumers, wait_s=AGENTS_WAIT_S)
             if sc.arrival.start == "before":
                 self._start_consumers(conn, agent_ids)
                 timing["consumers_ready_ns"] = self._wait_ready(conn, local)
