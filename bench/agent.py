@@ -21,6 +21,8 @@ import uuid
 
 import redis
 
+from bench.clocks import measure_offset
+
 AGENTS_KEY = "bench:agents"
 HEARTBEAT_S = 1.0
 ALIVE_S = 5.0  # an agent silent for longer is presumed gone
@@ -118,7 +120,9 @@ class Agent:
             self.served += 1
             return
         self.log(f"agent {self.agent_id}: run {self.run_id}: started consumer pid {self.consumer.pid}")
-        self.report("started", pid=self.consumer.pid)
+        clock = measure_offset(self.conn)
+        self.report("started", pid=self.consumer.pid, clock_offset_ns=clock.offset_ns,
+                    clock_rtt_ns=clock.rtt_ns)
 
     def _check_consumer(self):
         if self.consumer is not None and self.consumer.poll() is not None:

@@ -66,6 +66,7 @@ def result_document(outcome, metrics):
         "lost_tasks": outcome.lost_tasks,
         "environment": outcome.environment,
         "timing": outcome.timing,
+        "clocks": outcome.clocks,
         "metrics": metrics.to_dict() if metrics else None,
     }
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import redis
 
 from bench import agent as agent_proto
-from bench import environment
+from bench import clocks, environment
 from bench.errors import AgentsUnavailable, BenchError, RedisUnavailable
 from bench.plan import plan_tasks
 from bench.records import TaskRecord
@@ -44,6 +44,7 @@ class RunOutcome:
     problems: tuple = ()
     interrupted: bool = False
     timing: dict = field(default_factory=dict)
+    clocks: dict = field(default_factory=dict)
 
     @property
     def lost_tasks(self):
@@ -159,11 +160,14 @@ class Run:
         self.problems = []
         self._status_seen = 0
         self.agent_states = {}
+        self.started = {}  # agent id -> its "started" report (host, pid, clock offset)
+        self.clock = None
 
     def execute(self, workdir):
         """Run the scenario; always stops consumers and deletes the run's keys."""
         sc = self.scenario
         conn = connect(self.redis_url)
+        self.clock = clocks.measure_offset(conn)
         if sc.backend.startswith("priority_redis"):
             version = conn.info("server").get("redis_version", "0")
             if int(str(version).split(".")[0]) < 5:
@@ -207,12 +211,28 @@ class Run:
                 if local:
                     local.close()
         timing["run_finished_ns"] = time.time_ns()
+        records = clocks.to_runner_clock(records, self.host_offsets(), self.clock)
         if len(records) < len(planned):
             self.problems.append(f"{len(planned) - len(records)} of {len(planned)} tasks "
                                  "reported no result")
         return RunOutcome(self.run_id, sc, tuple(planned), records, self.mode,
                           environment.collect(conn, self.mode), complete=not self.problems,
-                          problems=tuple(self.problems), interrupted=interrupted, timing=timing)
+                          problems=tuple(self.problems), interrupted=interrupted, timing=timing,
+                          clocks=self.clock_report())
+
+    def host_offsets(self):
+        """Each consumer host's clock offset, as its agent measured it when starting."""
+        return {m["host"]: clocks.ClockOffset(m["clock_offset_ns"], m["clock_rtt_ns"])
+                for m in self.started.values()}
+
+    def clock_report(self):
+        """Offsets against Redis TIME, and which hosts' stamps were corrected (result.json)."""
+        agents = [{"agent": a, "host": m["host"], "offset_ns": m["clock_offset_ns"],
+                   "rtt_ns": m["clock_rtt_ns"], "corrected": clocks.needs_correction(
+                       clocks.ClockOffset(m["clock_offset_ns"], m["clock_rtt_ns"]), self.clock)}
+                  for a, m in sorted(self.started.items())]
+        return {"runner_offset_ns": self.clock.offset_ns, "runner_rtt_ns": self.clock.rtt_ns,
+                "agents": agents}
 
     def _start_consumers(self, conn, agent_ids):
         sc = self.scenario
@@ -228,6 +248,8 @@ class Run:
         for raw in items:
             msg = json.loads(raw)
             self.agent_states[msg["agent"]] = msg
+            if msg["state"] == "started":
+                self.started[msg["agent"]] = msg
             if msg["state"] in ("exited", "error"):
                 self.problems.append(f"consumer of agent {msg['agent']} {msg['state']}"
                                      f" ({msg.get('code', msg.get('message'))})")
