@@ -7,6 +7,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from itertools import chain, compress, count, repeat
 from operator import and_, attrgetter, lshift, lt, or_, sub
+from typing import Optional
 
 from bench import oracle
 
@@ -228,9 +229,11 @@ class Metrics:
     start_order: tuple = field(repr=False)
     oracle_order: tuple = field(repr=False)
     classes: tuple = ()
+    producer_lag: Optional[Stats] = None  # open loop: actual minus intended enqueue time
 
     def to_dict(self):
-        return {"tasks": self.tasks, "workers": self.workers, "inversions": self.inversions,
+        lag = {"producer_lag_ms": self.producer_lag.to_dict()} if self.producer_lag else {}
+        return {**lag, "tasks": self.tasks, "workers": self.workers, "inversions": self.inversions,
                 "inverted_starts": self.inverted_starts, "kendall_tau_distance": self.kendall_tau_distance,
                 "kendall_tau_discordant": self.kendall_tau_discordant, "throughput_per_s": self.throughput_per_s,
                 "makespan_ms": self.makespan_ms, "starvation_ms": self.starvation_ms,
@@ -257,6 +260,7 @@ def analyze(records, workers, available_ns=None):
                              f"{max(p, priority_of[name])}")
     seq = _column(records, "seq")
     enq_ns = _column(records, "enqueue_ns")
+    arrival_ns = _column(records, "arrival_ns")  # = enq_ns unless the run was open loop
     start_ns = _column(records, "start_ns")
     end_ns = _column(records, "end_ns")
     n = len(records)
@@ -267,10 +271,12 @@ def analyze(records, workers, available_ns=None):
     observed = tuple(map(seq.__getitem__, by_start))
     discordant, distance = kendall_tau(observed, sched.order)
 
-    wait_ns = list(map(sub, start_ns, enq_ns))
+    # Latency counts from arrival (the intended time in open loop: coordinated omission);
+    # inversions and the oracle use the actual enqueue, when the queue could see the task.
+    wait_ns = list(map(sub, start_ns, arrival_ns))
     service_ns = list(map(sub, end_ns, start_ns))
-    sojourn_ns = list(map(sub, end_ns, enq_ns))
-    oracle_wait_ns = list(map(sub, map(sched.start_ns.__getitem__, seq), enq_ns))
+    sojourn_ns = list(map(sub, end_ns, arrival_ns))
+    oracle_wait_ns = list(map(sub, map(sched.start_ns.__getitem__, seq), arrival_ns))
     by_class = sorted(range(n), key=names.__getitem__)  # each class becomes one contiguous slice
     sorted_names = list(map(names.__getitem__, by_class))
     classes = []
@@ -278,17 +284,19 @@ def analyze(records, workers, available_ns=None):
         idx = by_class[bisect_left(sorted_names, name):bisect_right(sorted_names, name)]
         wait = stats_ms(map(wait_ns.__getitem__, idx))
         oracle_wait = stats_ms(map(oracle_wait_ns.__getitem__, idx))
-        span_ns = max(map(end_ns.__getitem__, idx)) - min(map(enq_ns.__getitem__, idx))
+        span_ns = max(map(end_ns.__getitem__, idx)) - min(map(arrival_ns.__getitem__, idx))
         classes.append(ClassMetrics(
             name, priority_of[name], len(idx), wait,
             stats_ms(map(service_ns.__getitem__, idx)), stats_ms(map(sojourn_ns.__getitem__, idx)),
             oracle_wait, wait.minus(oracle_wait), _per_s(len(idx), span_ns)))
 
     lowest = min(priority_of.values())
-    span_ns = max(end_ns) - min(enq_ns)
+    span_ns = max(end_ns) - min(arrival_ns)
+    open_loop = any(r.intended_ns is not None for r in records)
     return Metrics(
         tasks=n, workers=workers, inversions=inversions, inverted_starts=inverted,
         kendall_tau_discordant=discordant, kendall_tau_distance=distance,
         throughput_per_s=_per_s(n, span_ns), makespan_ms=span_ns / NS_PER_MS,
         starvation_ms=max(c.wait.max for c in classes if c.priority == lowest),
-        start_order=observed, oracle_order=sched.order, classes=tuple(classes))
+        start_order=observed, oracle_order=sched.order, classes=tuple(classes),
+        producer_lag=stats_ms(map(sub, enq_ns, arrival_ns)) if open_loop else None)

@@ -2,15 +2,22 @@
 
 import csv
 from dataclasses import dataclass
+from typing import Optional
 
 from bench.errors import EventsError
 
 EVENTS_HEADER = ("seq", "class", "priority", "enqueue_ns", "start_ns", "end_ns", "worker")
+# Open-loop runs add the planned enqueue time; latency is measured from it.
+OPEN_LOOP_HEADER = EVENTS_HEADER + ("intended_ns",)
 
 
 @dataclass(frozen=True)
 class TaskRecord:
-    """One executed task: when it was enqueued, started and ended (epoch ns)."""
+    """One executed task: when it was enqueued, started and ended (epoch ns).
+
+    intended_ns is the schedule's enqueue time in open-loop runs (None otherwise): waits
+    count from it, so a producer that falls behind cannot hide latency (coordinated omission).
+    """
 
     seq: int
     cls: str
@@ -19,10 +26,16 @@ class TaskRecord:
     start_ns: int
     end_ns: int
     worker: str
+    intended_ns: Optional[int] = None
+
+    @property
+    def arrival_ns(self):
+        """When the task should count as arrived: its intended time if it had one."""
+        return self.enqueue_ns if self.intended_ns is None else self.intended_ns
 
     @property
     def wait_ns(self):
-        return self.start_ns - self.enqueue_ns
+        return self.start_ns - self.arrival_ns
 
     @property
     def service_ns(self):
@@ -30,20 +43,22 @@ class TaskRecord:
 
     @property
     def sojourn_ns(self):
-        return self.end_ns - self.enqueue_ns
+        return self.end_ns - self.arrival_ns
 
 
 def write_events(path, records):
-    """Write records as events.csv, ordered by seq."""
+    """Write records as events.csv, ordered by seq; intended_ns only when a run had it."""
+    open_loop = any(r.intended_ns is not None for r in records)
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(EVENTS_HEADER)
+        w.writerow(OPEN_LOOP_HEADER if open_loop else EVENTS_HEADER)
         for r in sorted(records, key=lambda r: r.seq):
-            w.writerow((r.seq, r.cls, r.priority, r.enqueue_ns, r.start_ns, r.end_ns, r.worker))
+            row = (r.seq, r.cls, r.priority, r.enqueue_ns, r.start_ns, r.end_ns, r.worker)
+            w.writerow(row + (r.intended_ns,) if open_loop else row)
 
 
-_INT_FIELDS = tuple((name, EVENTS_HEADER.index(name))
-                    for name in ("seq", "priority", "enqueue_ns", "start_ns", "end_ns"))
+_INT_FIELDS = tuple((name, OPEN_LOOP_HEADER.index(name)) for name in
+                    ("seq", "priority", "enqueue_ns", "start_ns", "end_ns", "intended_ns"))
 
 
 def _is_int(text):
@@ -69,21 +84,24 @@ def read_events(path):
             header = next(reader, None)
             if header is None:
                 raise EventsError(f"{path}: no events (empty file)")
-            if tuple(header) != EVENTS_HEADER:
+            if tuple(header) not in (EVENTS_HEADER, OPEN_LOOP_HEADER):
                 raise EventsError(
-                    f"{path}:1: header must be {','.join(EVENTS_HEADER)!r}, got {','.join(header)!r}")
+                    f"{path}:1: header must be {','.join(EVENTS_HEADER)!r} (optionally "
+                    f"followed by ',intended_ns'), got {','.join(header)!r}")
+            width = len(header)
             for row in reader:
                 line = reader.line_num
                 if not row:  # a blank line (say, a trailing one) carries no event
                     continue
-                if len(row) != len(EVENTS_HEADER):
-                    raise EventsError(f"{path}:{line}: expected {len(EVENTS_HEADER)} fields, got {len(row)}")
-                seq, cls, priority, enqueue_ns, start_ns, end_ns, worker = row
+                if len(row) != width:
+                    raise EventsError(f"{path}:{line}: expected {width} fields, got {len(row)}")
+                seq, cls, priority, enqueue_ns, start_ns, end_ns, worker = row[:7]
                 try:
                     seq, priority, enqueue_ns, start_ns, end_ns = map(
                         int, (seq, priority, enqueue_ns, start_ns, end_ns))
+                    intended_ns = int(row[7]) if width == 8 else None
                 except ValueError:
-                    name, text = next((n, row[i]) for n, i in _INT_FIELDS if not _is_int(row[i]))
+                    name, text = next((n, row[i]) for n, i in _INT_FIELDS if i < len(row) and not _is_int(row[i]))
                     raise EventsError(f"{path}:{line}: {name} is not an integer: {text!r}") from None
                 if not cls:
                     raise EventsError(f"{path}:{line}: class is empty")
@@ -92,7 +110,8 @@ def read_events(path):
                 if seq in line_of_seq:
                     raise EventsError(f"{path}:{line}: duplicate seq {seq} (first on line {line_of_seq[seq]})")
                 line_of_seq[seq] = line
-                records.append(TaskRecord(seq, cls, priority, enqueue_ns, start_ns, end_ns, worker))
+                records.append(TaskRecord(seq, cls, priority, enqueue_ns, start_ns, end_ns, worker,
+                                          intended_ns))
         except csv.Error as e:
             raise EventsError(f"{path}:{reader.line_num}: malformed CSV: {e}") from None
         except UnicodeDecodeError as e:
