@@ -42,15 +42,19 @@ RUN set -eu; \
 FROM ${PYTHON_IMAGE}
 # PATH is spelled out in full: an image made by `docker import` may define no
 # PATH at all, and `$PATH` would then expand to nothing.
-ENV VIRTUAL_ENV=/opt/venv \
+ENV BENCH_SHARED_DIR=/shared \
+    VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     PYTHONPATH=/app \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
+# /shared: where the runner puts a sqlite backend's database for the consumers (a volume
+# in docker-compose.yml); sticky and world-writable, since the runner may be another user.
 RUN groupadd --gid 1000 bench \
  && useradd --uid 1000 --gid 1000 --create-home --shell /bin/bash bench \
  && mkdir -p /app/results \
- && chown bench:bench /app/results
+ && chown bench:bench /app/results \
+ && mkdir -m 1777 /shared
 COPY --from=deps /opt/venv /opt/venv
 WORKDIR /app
 # The project is not pip-installed: PYTHONPATH=/app makes `bench` importable
@@ -60,6 +64,10 @@ COPY pyproject.toml ./
 COPY bench/ ./bench/
 COPY scenarios/ ./scenarios/
 USER bench
+# Recorded in result.json (the image has no .git to ask); last, so a new commit
+# rebuilds only this layer.
+ARG GIT_COMMIT=
+ENV BENCH_GIT_COMMIT=${GIT_COMMIT}
 # The agent finishes its current run and exits cleanly on SIGINT.
 STOPSIGNAL SIGINT
 ENTRYPOINT ["python", "-m", "bench"]

@@ -10,7 +10,7 @@ STAMP    := $(VENV)/.installed-$(shell cat requirements.lock requirements-test.l
 BENCH_MODE ?= auto
 PYTHON_IMAGE ?= python:3.12-slim
 
-.PHONY: help bench bench-local bench-docker test validate analyze down wheels clean
+.PHONY: help bench bench-local bench-docker test validate analyze compare down wheels clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ validate: $(STAMP) ## check scenario files (SCENARIO=path) without running them
 
 analyze: $(STAMP) ## recompute metrics of a result: make analyze RESULT=results/smoke/<stamp>
 	$(PY) -m bench analyze $(RESULT)
+
+compare: $(STAMP) ## compare two results: make compare A=results/x/<stamp> B=results/x/<stamp> [FORMAT=md]
+	$(PY) -m bench compare $(A) $(B) --format $(or $(FORMAT),table) $(if $(FORCE),--force)
 
 down: ## stop and remove the benchmark's containers
 	@if docker compose version >/dev/null 2>&1; then docker compose down --remove-orphans; \

@@ -266,7 +266,8 @@ build_image() {
     # Legacy builder (no buildx on Debian's 20.10), no network: the wheelhouse
     # has everything, and nothing else is reachable anyway.
     DOCKER_BUILDKIT=0 "$DOCKER" build --network none --pull=false --force-rm \
-        --build-arg PYTHON_IMAGE="$BENCH_BASE_IMAGE" -t "$BENCH_IMAGE" . \
+        --build-arg PYTHON_IMAGE="$BENCH_BASE_IMAGE" \
+        --build-arg GIT_COMMIT="$(git rev-parse HEAD 2>/dev/null || true)" -t "$BENCH_IMAGE" . \
         >"$BENCH_STATE_DIR/build.log" 2>&1 \
         || { tail -n 40 "$BENCH_STATE_DIR/build.log" >&2; die "docker build failed (log: $BENCH_STATE_DIR/build.log)"; }
     log "   $BENCH_IMAGE: $("$DOCKER" image inspect "$BENCH_IMAGE" --format '{{.Size}}' | awk '{ printf "%.0f MB", $1 / 1e6 }')"

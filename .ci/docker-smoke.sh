@@ -19,10 +19,11 @@ new=$(comm -13 <(echo "$before") <(echo "$after"))
 python3 - "results/smoke/$new" <<'PY'
 import csv, json, os, sys
 d = sys.argv[1]
-assert sorted(os.listdir(d)) == ["events.csv", "result.json", "summary.md"], os.listdir(d)
+assert sorted(os.listdir(d)) == ["events.csv", "plots", "result.json", "summary.md"], os.listdir(d)
 doc = json.load(open(os.path.join(d, "result.json")))
-m = doc["metrics"]
-assert doc["complete"] is True, doc["problems"]
+(run,) = doc["cells"][0]["runs"]
+m = run["metrics"]
+assert doc["complete"] is True and run["complete"] is True, run["problems"]
 assert doc["environment"]["mode"] == "docker", doc["environment"]
 assert m["tasks"] == 20 and m["inversions"] == 0, m
 rows = list(csv.DictReader(open(os.path.join(d, "events.csv"))))

@@ -111,7 +111,8 @@ class Agent:
         self.run_id = spec["run_id"]
         env = dict(os.environ, BENCH_BACKEND=spec["backend"], BENCH_HUEY_NAME=spec["run_id"],
                    BENCH_REDIS_URL=spec.get("redis_url") or self.redis_url,
-                   BENCH_WORKER_TYPE=spec["worker_type"])
+                   BENCH_WORKER_TYPE=spec["worker_type"],
+                   BENCH_SQLITE_PATH=spec.get("sqlite_path") or "")
         cmd = consumer_command(spec)
         try:
             self.consumer = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)

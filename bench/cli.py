@@ -50,67 +50,107 @@ def cmd_validate(args):
 
 
 class Progress:
-    """One self-rewriting line on a terminal; silent otherwise."""
+    """A progress bar with ETA over every task of a scenario run, on a terminal only."""
 
-    def __init__(self, label, enabled):
-        self.label, self.enabled, self.last = label, enabled, None
+    def __init__(self, total_tasks, label, enabled):
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total_tasks, desc=label, unit="task", file=sys.stderr,
+                            leave=False, dynamic_ncols=True)
+        self.base = self.done = 0
+
+    def next_run(self, description):
+        self.base = self.done
+        if self.bar:
+            self.bar.set_postfix_str(description, refresh=False)
 
     def __call__(self, done, total):
-        if self.enabled and done != self.last:
-            self.last = done
-            print(f"\r{self.label}: {done}/{total} tasks", end="", file=sys.stderr, flush=True)
+        if self.bar and self.base + done > self.done:
+            self.bar.update(self.base + done - self.done)
+        self.done = max(self.done, self.base + done)
 
     def close(self):
-        if self.enabled and self.last is not None:
-            print(file=sys.stderr)
+        if self.bar:
+            self.bar.close()
 
 
 def cmd_run(args):
-    from bench.metrics import analyze
-    from bench.report import render_summary, run_header, write_result
-    from bench.runner import run_scenario
+    from bench.report import render_session
+    from bench.results import session_plots, write_session
+    from bench.session import run_session, summaries
 
     scenarios = load_all(scenario_paths(args.scenarios))
     redis_url = args.redis_url or os.environ.get("REDIS_URL") or None
     status = 0
     for sc in scenarios:
-        title = f"# {sc.name}"
-        print(f"== {sc.name} ({sc.source}): {sc.total_tasks} tasks, "
-              f"{sc.consumers}×{sc.workers} {sc.worker_type} workers", file=sys.stderr)
-        progress = Progress(sc.name, sys.stderr.isatty() and not args.quiet)
+        cells = list(sc.cells())
+        runs_total = len(cells) * (sc.repeat + sc.warmup)
+        say(args, 0, f"== {sc.name} ({sc.source}): {len(cells)} cell(s) × {runs_total // len(cells)}"
+                     f" run(s) × {sc.total_tasks} tasks")
+        progress = Progress(runs_total * sc.total_tasks, sc.name,
+                            sys.stderr.isatty() and args.verbosity >= 0)
+
+        def on_run(cell, rep, warmup):
+            what = f"{cell.key + ' ' if cell.key else ''}{'warm-up' if warmup else 'run'} {rep}"
+            progress.next_run(what)
+            say(args, 1, f"   {what}")
+
         try:
-            outcome = run_scenario(sc, redis_url=redis_url, mode=args.mode, agents=args.agents,
-                                   on_progress=progress)
+            session = run_session(sc, redis_url=redis_url, mode=args.mode, agents=args.agents,
+                                  on_run=on_run, on_progress=progress)
         finally:
             progress.close()
-        metrics = analyze(outcome.records, sc.total_workers) if outcome.records else None
-        path = write_result(args.results, outcome, metrics, title)
-        if not args.quiet:
-            print(title + "\n\n" + render_summary(outcome.records, metrics, run_header(outcome)))
-        print(f"results: {path}", file=sys.stderr)
-        if outcome.interrupted:
-            print("bench: interrupted: partial results saved, marked incomplete", file=sys.stderr)
+        stats = summaries(session)
+        path, text = write_session(args.results, session, stats,
+                                   render=lambda links: render_session(session, stats, links),
+                                   draw_plots=lambda d: session_plots(session, stats, d))
+        if args.verbosity >= 0:
+            print(text)
+        say(args, 0, f"results: {path}")
+        if session.interrupted:
+            say(args, 0, "bench: interrupted: partial results saved, marked incomplete")
             return EXIT_INTERRUPTED
-        if not outcome.complete:
-            print(f"bench: error: run incomplete: {'; '.join(outcome.problems)}", file=sys.stderr)
+        if not session.complete:
+            say(args, 0, "bench: error: scenario run incomplete (see summary.md)")
             status = 5
     return status
 
 
+def say(args, level, message):
+    """A line on stderr when verbosity allows: -q hides level 0, -v shows level 1."""
+    if args.verbosity >= level:
+        print(message, file=sys.stderr)
+
+
+def _result_dir_of(events):
+    """The result directory an events file belongs to (it or its parent holds result.json)."""
+    here = os.path.dirname(os.path.abspath(events))
+    for folder in (here, os.path.dirname(here)):
+        if os.path.exists(os.path.join(folder, "result.json")):
+            return folder
+    return None
+
+
 def _events_and_workers(path, workers):
-    """events.csv path and oracle workers for `analyze` (a result dir supplies its own)."""
-    if os.path.isdir(path):
-        events = os.path.join(path, "events.csv")
-        if workers is None and os.path.exists(os.path.join(path, "result.json")):
-            try:
-                with open(os.path.join(path, "result.json")) as f:
-                    sc = json.load(f)["scenario"]
-                workers = sc["consumers"] * sc["workers"]
-            except (OSError, ValueError, KeyError, TypeError) as e:
-                raise EventsError(f"{path}/result.json: cannot read the worker count ({e}); "
-                                  "pass --workers N")
+    """events.csv path and oracle workers for `analyze`: a result's own, else --workers or 1."""
+    events = os.path.join(path, "events.csv") if os.path.isdir(path) else path
+    folder = _result_dir_of(events)
+    if workers is not None or folder is None:
         return events, workers or 1
-    return path, workers or 1
+    rel = os.path.relpath(os.path.abspath(events), folder)
+    try:
+        with open(os.path.join(folder, "result.json")) as f:
+            doc = json.load(f)
+        for cell in doc["cells"]:
+            for run in cell["runs"]:
+                if run["events"] == rel and run["metrics"]:
+                    return events, run["metrics"]["workers"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise EventsError(f"{folder}/result.json: cannot read the worker count ({e}); "
+                          "pass --workers N")
+    return events, 1
 
 
 def cmd_analyze(args):
@@ -128,6 +168,16 @@ def cmd_analyze(args):
         print(json.dumps(metrics.to_dict(), indent=2))
     else:
         print(render_summary(records, metrics, header=f"# analysis of {events}"))
+    return 0
+
+
+def cmd_compare(args):
+    from bench.compare import compare, load_result, render
+
+    a, b = load_result(args.a), load_result(args.b)
+    if args.format != "json":
+        print(f"A: {args.a}\nB: {args.b}\n")
+    print(render(compare(a, b, force=args.force), args.format))
     return 0
 
 
@@ -162,7 +212,10 @@ def build_parser():
                    "use agents already connected to the Redis (containers, other hosts)")
     r.add_argument("--mode", default=os.environ.get("BENCH_MODE", "local"),
                    choices=("local", "docker"), help="recorded in result.json")
-    r.add_argument("-q", "--quiet", action="store_true", help="no tables, no progress")
+    r.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const=-1, default=0,
+                   help="no tables, no progress")
+    r.add_argument("-v", "--verbose", dest="verbosity", action="store_const", const=1,
+                   help="a line per run")
     r.set_defaults(func=cmd_run)
 
     v = sub.add_parser("validate", help="check scenario files without running them")
@@ -179,6 +232,14 @@ def build_parser():
                    help="workers the oracle assumes (default: the result's, else 1)")
     a.add_argument("--format", choices=("table", "json"), default="table")
     a.set_defaults(func=cmd_analyze)
+
+    m = sub.add_parser("compare", help="compare two results, cell by cell, with significance")
+    m.add_argument("a", metavar="A", help="baseline result directory (or its result.json)")
+    m.add_argument("b", metavar="B", help="the result to compare with A")
+    m.add_argument("--format", choices=("table", "md", "json"), default="table")
+    m.add_argument("--force", action="store_true",
+                   help="compare even if the two runs come from different scenario files")
+    m.set_defaults(func=cmd_compare)
 
     g = sub.add_parser("agent", help="serve consumer runs handed out over Redis")
     g.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))

@@ -1,103 +1,47 @@
-"""Results on disk (result.json, events.csv, summary.md) and the tables shown to people."""
-
-import datetime as dt
-import json
-import os
-import tempfile
+"""The tables shown to people: in summary.md and on the terminal (pure text, no I/O)."""
 
 from tabulate import tabulate
 
-from bench.records import write_events
 
-RESULT_FORMAT = "huey-priority-bench/result"
-RESULT_VERSION = 1
 MAX_ORDER_RUNS = 40  # a start order longer than this many runs is cut with a count
 
 
-def utc_stamp(now=None):
-    return (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+def scenario_line(sc, env):
+    """What was run, in one line."""
+    matrix = getattr(sc, "matrix", ())
+    arrival = sc.arrival
+    pace = (f"open loop {arrival.rate_per_s:g}/s {arrival.process}"
+            if getattr(arrival, "mode", "burst") == "rate" else "burst")
+    parts = [f"backend `{sc.backend}`",
+             f"{sc.consumers} consumer(s) × {sc.workers} {sc.worker_type} worker(s)",
+             f"consumers started {arrival.start} enqueue", f"order {arrival.order}", pace,
+             f"seed {sc.seed}"]
+    if matrix:
+        parts.append("matrix " + " × ".join(f"{k} {list(v)}" for k, v in matrix))
+    if sc.repeat > 1 or sc.warmup:
+        parts.append(f"{sc.repeat} measured run(s) per cell after {sc.warmup} warm-up(s)")
+    if env:
+        parts.append(f"huey {env.get('huey')} · Redis {env.get('redis_server')} · "
+                     f"{env.get('mode')} mode")
+    return " · ".join(parts)
 
 
-def new_result_dir(results_root, scenario_name, now=None):
-    """Create results/<scenario>/<UTC stamp>[-N]/; never reuses an existing directory."""
-    parent = os.path.join(results_root, scenario_name)
-    os.makedirs(parent, exist_ok=True)
-    stamp = utc_stamp(now)
-    for n in range(1, 1000):
-        path = os.path.join(parent, stamp if n == 1 else f"{stamp}-{n}")
-        try:
-            os.mkdir(path)
-            return path
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"too many results for {stamp} in {parent}")
-
-
-def _atomic_write(path, write):
-    """Write through a temp file and rename, so a crash never leaves half a file."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
-def _write_text(path, text):
-    def write(tmp):
-        with open(tmp, "w") as f:
-            f.write(text)
-    _atomic_write(path, write)
-
-
-def result_document(outcome, metrics):
-    """The versioned JSON result (documented key by key in README)."""
-    return {
-        "format": RESULT_FORMAT,
-        "version": RESULT_VERSION,
-        "run_id": outcome.run_id,
-        "scenario": outcome.scenario.to_dict(),
-        "scenario_file": outcome.scenario.source,
-        "complete": outcome.complete,
-        "problems": list(outcome.problems),
-        "planned_tasks": len(outcome.planned),
-        "lost_tasks": outcome.lost_tasks,
-        "environment": outcome.environment,
-        "timing": outcome.timing,
-        "clocks": outcome.clocks,
-        "metrics": metrics.to_dict() if metrics else None,
-    }
-
-
-def write_result(results_root, outcome, metrics, title):
-    """Write the three files of a run; result.json last, so its presence means the rest is there."""
-    path = new_result_dir(results_root, outcome.scenario.name)
-    _atomic_write(os.path.join(path, "events.csv"), lambda tmp: write_events(tmp, outcome.records))
-    _write_text(os.path.join(path, "summary.md"), title + "\n\n" + render_summary(
-        outcome.records, metrics, header=run_header(outcome)))
-    _write_text(os.path.join(path, "result.json"),
-                json.dumps(result_document(outcome, metrics), indent=2) + "\n")
-    return path
-
-
-def run_header(outcome):
-    """Lines that say what was run and whether it is whole."""
-    sc, env = outcome.scenario, outcome.environment
-    lines = [sc.description] if sc.description else []
-    lines.append(
-        f"backend `{sc.backend}` · {sc.consumers} consumer(s) × {sc.workers} {sc.worker_type} "
-        f"worker(s) · consumers started {sc.arrival.start} enqueue · order {sc.arrival.order} · "
-        f"seed {sc.seed} · huey {env.get('huey')} · Redis {env.get('redis_server')} · "
-        f"{env.get('mode')} mode")
-    if outcome.complete:
-        lines.append(f"**Complete**: {len(outcome.records)} of {len(outcome.planned)} tasks.")
+def status_lines(session):
+    """Whether the scenario run is whole, and everything that went wrong or looks off."""
+    measured = session.measured
+    lines = []
+    if session.complete:
+        lines.append(f"**Complete**: {len(measured)} measured run(s), every task reported.")
     else:
-        lines.append(f"**INCOMPLETE**: {len(outcome.records)} of {len(outcome.planned)} tasks "
-                     f"reported; {'; '.join(outcome.problems)}. Numbers below cover only the "
-                     "tasks that finished.")
-    return "\n\n".join(lines)
+        why = ["interrupted by the user"] if session.interrupted else []
+        why += [f"{r.cell_key or 'run'} #{r.rep}: {'; '.join(r.outcome.problems)}"
+                for r in session.runs if r.outcome.problems]
+        lines.append("**INCOMPLETE**: " + ("; ".join(why) or "runs missing") +
+                     ". Numbers below cover only the tasks that finished.")
+    warnings = [f"- {r.cell_key or 'run'} #{r.rep}: {w}" for r in session.runs for w in r.warnings]
+    if warnings:
+        lines.append("Warnings:\n" + "\n".join(warnings))
+    return lines
 
 
 def fmt_ms(value):
@@ -172,4 +116,58 @@ def render_summary(records, metrics, header=""):
         "times and workers. ¹ excess = observed − oracle: the part of the wait that is not "
         "forced by non-preemption.",
     ]
+    return "\n\n".join(parts) + "\n"
+
+
+def fmt_summary(summary, fmt=fmt_ms):
+    """'12.3 [11.9, 13.0]' for several runs, plain '12.3' for one."""
+    if summary.n < 2:
+        return fmt(summary.median)
+    return f"{fmt(summary.median)} [{fmt(summary.ci_low)}, {fmt(summary.ci_high)}]"
+
+
+def _fmt_count(value):
+    return f"{value:g}"
+
+
+def cells_table(session, summaries):
+    """One row per cell: headline metrics as median [95% CI] over its measured runs."""
+    classes = [c.name for c in sorted(session.scenario.classes, key=lambda c: -c.priority)]
+    columns = [("inversions", "inversions", _fmt_count),
+               ("Kendall τ", "kendall_tau_distance", lambda v: f"{v:.3f}"),
+               ("tasks/s", "throughput_per_s", lambda v: f"{v:.1f}")]
+    columns += [(f"{c} wait p99 ms", f"{c}.wait_p99_ms", fmt_ms) for c in classes]
+    columns.append(("lowest worst wait ms", "starvation_ms", fmt_ms))
+    rows = []
+    for cell in session.cells:
+        summary = summaries.get(cell.key, {})
+        runs = [r for r in session.measured if r.cell_key == cell.key]
+        done = sum(1 for r in runs if r.outcome.complete)
+        rows.append([cell.key or session.scenario.name, f"{done}/{len(runs)}"] +
+                    [fmt_summary(summary[key], f) if key in summary else "–"
+                     for _, key, f in columns])
+    return tabulate(rows, headers=["cell", "complete runs"] + [h for h, _, _ in columns],
+                    tablefmt="github", disable_numparse=True)
+
+
+def render_session(session, summaries, plot_links=()):
+    """summary.md: what ran, whether it is whole, the per-cell table, details, plots."""
+    sc = session.scenario
+    env = session.runs[0].outcome.environment if session.runs else None
+    parts = [f"# {sc.name}"] + ([sc.description] if sc.description else [])
+    parts += [scenario_line(sc, env)] + status_lines(session)
+    if len(session.cells) > 1 or sc.repeat > 1:
+        parts += ["## Cells", cells_table(session, summaries),
+                  "Median over the measured runs of each cell, [95% confidence interval] by "
+                  "bootstrap of the median; warm-up runs are left out. Per-run numbers are in "
+                  "result.json, per-task events in events/."]
+    if len(session.cells) == 1:
+        first = next((r for r in session.measured if r.metrics), None)
+        if first:
+            label = f" (run 1 of {sc.repeat})" if sc.repeat > 1 else ""
+            body = render_summary(first.outcome.records, first.metrics)
+            parts.append(body.replace("## Ordering", f"## Ordering{label}", 1).rstrip())
+        elif not session.measured:
+            parts.append("No run finished: nothing to measure.")
+    parts += [f"![{alt}]({link})" for alt, link in plot_links]
     return "\n\n".join(parts) + "\n"

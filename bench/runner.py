@@ -21,6 +21,8 @@ from bench.workload import make_huey, ready_key
 
 READY_TIMEOUT_S = 60.0
 AGENTS_WAIT_S = 20.0
+OPEN_LOOP_LEAD_NS = 5_000_000  # the schedule starts a little ahead so task 0 is not late
+SHARED_DIR_ENV = "BENCH_SHARED_DIR"
 POLL_S = 0.02
 REDIS_HINT = ("start one (e.g. `redis-server --port 6379`, or `docker compose up -d redis`), "
               "check the URL, or leave out --redis-url/REDIS_URL to let bench start a private one")
@@ -45,6 +47,7 @@ class RunOutcome:
     interrupted: bool = False
     timing: dict = field(default_factory=dict)
     clocks: dict = field(default_factory=dict)
+    warnings: tuple = ()
 
     @property
     def lost_tasks(self):
@@ -120,6 +123,35 @@ class LocalAgents:
         self._log.close()
 
 
+def polling_flags(scenario):
+    """huey_consumer polling options (-d/-m/-b): they matter to polling backends (sqlite)."""
+    p = getattr(scenario, "polling", None)
+    if p is None:
+        return []
+    return ["-d", f"{p.delay_s:g}", "-m", f"{p.max_delay_s:g}", "-b", f"{p.backoff:g}"]
+
+
+def sqlite_file(run_id, workdir, agents_mode):
+    """A database file the consumers can open: the run's temp dir, or a shared directory."""
+    folder = os.environ.get(SHARED_DIR_ENV) or (workdir if agents_mode == "local" else None)
+    if not folder:
+        raise ConsumerFailed(f"backend sqlite needs a directory shared with the consumers: set "
+                             f"{SHARED_DIR_ENV} (docker-compose.yml mounts one at /shared)")
+    path = os.path.join(folder, f"{run_id}.db")
+    # Consumers may run as another user (containers): let them write the file and its WAL.
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o666))
+    os.chmod(path, 0o666)
+    return path
+
+
+def remove_sqlite(path):
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            os.unlink(path + suffix)
+        except FileNotFoundError:
+            pass
+
+
 def claim_agents(conn, run_id, count, candidates=None, wait_s=0.0):
     """Reserve `count` live agents for this run (SET NX), waiting up to wait_s for them."""
     claimed = []
@@ -162,6 +194,8 @@ class Run:
         self.agent_states = {}
         self.started = {}  # agent id -> its "started" report (host, pid, clock offset)
         self.clock = None
+        self.warnings = []
+        self.sqlite_path = None
 
     def execute(self, workdir):
         """Run the scenario; always stops consumers and deletes the run's keys."""
@@ -174,7 +208,9 @@ class Run:
                 raise RedisUnavailable(f"Redis {version} lacks BZPOPMIN, which "
                                        f"{sc.backend} needs: use Redis >= 5")
         planned = plan_tasks(sc)
-        app, work = make_huey(sc.backend, self.run_id, self.redis_url)
+        if sc.backend == "sqlite":
+            self.sqlite_path = sqlite_file(self.run_id, workdir, self.agents_mode)
+        app, work = make_huey(sc.backend, self.run_id, self.redis_url, self.sqlite_path)
         local = None
         agent_ids = []
         timing = {"run_started_ns": time.time_ns()}
@@ -210,6 +246,8 @@ class Run:
                 conn.delete(ready_key(self.run_id), agent_proto.status_key(self.run_id))
                 if local:
                     local.close()
+                if self.sqlite_path:
+                    remove_sqlite(self.sqlite_path)
         timing["run_finished_ns"] = time.time_ns()
         records = clocks.to_runner_clock(records, self.host_offsets(), self.clock)
         if len(records) < len(planned):
@@ -218,7 +256,7 @@ class Run:
         return RunOutcome(self.run_id, sc, tuple(planned), records, self.mode,
                           environment.collect(conn, self.mode), complete=not self.problems,
                           problems=tuple(self.problems), interrupted=interrupted, timing=timing,
-                          clocks=self.clock_report())
+                          clocks=self.clock_report(), warnings=tuple(self.warnings))
 
     def host_offsets(self):
         """Each consumer host's clock offset, as its agent measured it when starting."""
@@ -237,7 +275,8 @@ class Run:
     def _start_consumers(self, conn, agent_ids):
         sc = self.scenario
         spec = {"cmd": "start", "run_id": self.run_id, "backend": sc.backend,
-                "workers": sc.workers, "worker_type": sc.worker_type}
+                "workers": sc.workers, "worker_type": sc.worker_type,
+                "sqlite_path": self.sqlite_path, "consumer_flags": polling_flags(sc)}
         for aid in agent_ids:
             conn.rpush(agent_proto.inbox_key(aid), json.dumps(spec))
 
@@ -273,16 +312,26 @@ class Run:
                              f"became ready: {'; '.join(self.problems) or 'timed out'}\n{detail}")
 
     def _enqueue(self, app, work, planned, timing):
-        """Enqueue every planned task; stamps enqueue_ns right after each call returns."""
-        use_priority = app.storage.priority
-        enqueue_ns = {}
-        timing["first_enqueue_ns"] = time.time_ns()
+        """Enqueue every planned task, on its schedule in open loop; returns seq -> stamps.
+
+        enqueue_ns is stamped right after each call returns; intended_ns is the schedule's
+        time (open loop) or None.
+        """
+        use_priority = app.storage.priority  # RedisHuey refuses any priority: the baseline
+        stamps = {}
+        timing["first_enqueue_ns"] = t0 = time.time_ns() + OPEN_LOOP_LEAD_NS
         for t in planned:
+            intended = None
+            if t.at_ns is not None:
+                intended = t0 + t.at_ns
+                ahead_s = (intended - time.time_ns()) / 1e9
+                if ahead_s > 0:
+                    time.sleep(ahead_s)
             app.enqueue(work.s(t.seq, t.duration_s, t.work,
                                priority=t.priority if use_priority else None))
-            enqueue_ns[t.seq] = time.time_ns()
+            stamps[t.seq] = (time.time_ns(), intended)
         timing["last_enqueue_ns"] = time.time_ns()
-        return enqueue_ns
+        return stamps
 
     def _wait_done(self, app, conn, total, timing):
         deadline = time.monotonic() + self.scenario.timeout_s
@@ -325,8 +374,9 @@ class Run:
                 continue  # an error result: the task counts as lost
             seq, start_ns, end_ns, worker = value
             t = by_seq[seq]
-            records.append(TaskRecord(seq, t.cls, t.priority, enqueue_ns[seq], start_ns,
-                                      end_ns, worker))
+            enq_ns, intended_ns = enqueue_ns[seq]
+            records.append(TaskRecord(seq, t.cls, t.priority, enq_ns, start_ns, end_ns, worker,
+                                      intended_ns))
         records.sort(key=lambda r: r.seq)
         return tuple(records)
 

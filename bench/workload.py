@@ -14,7 +14,8 @@ if os.environ.get("BENCH_WORKER_TYPE") == "greenlet":  # must precede any socket
 
     monkey.patch_all()
 
-from huey import PriorityRedisHuey, RedisHuey  # noqa: E402
+import redis  # noqa: E402
+from huey import PriorityRedisExpireHuey, PriorityRedisHuey, RedisHuey, SqliteHuey  # noqa: E402
 
 TASK_NAME = "work"
 HOST = socket.gethostname()
@@ -38,7 +39,10 @@ def stamp_dequeue(huey_class):
     return type(huey_class.__name__, (huey_class,), {"storage_class": Storage})
 
 
-BACKENDS = {"priority_redis": stamp_dequeue(PriorityRedisHuey), "redis": stamp_dequeue(RedisHuey)}
+BACKENDS = {"priority_redis": stamp_dequeue(PriorityRedisHuey),
+            "priority_redis_expire": stamp_dequeue(PriorityRedisExpireHuey),
+            "redis": stamp_dequeue(RedisHuey),
+            "sqlite": stamp_dequeue(SqliteHuey)}
 
 
 def ready_key(run_id):
@@ -46,10 +50,18 @@ def ready_key(run_id):
     return f"bench:run:{run_id}:ready"
 
 
-def make_huey(backend, name, redis_url):
-    """The benchmark's huey app and its one task, identical in runner and consumer."""
-    app = BACKENDS[backend](name, url=redis_url, results=True, store_none=False,
-                            utc=True, blocking=True)
+def make_huey(backend, name, redis_url, sqlite_path=None):
+    """The benchmark's huey app and its one task, identical in runner and consumer.
+
+    Redis stays the control plane for every backend: readiness goes through it.
+    """
+    common = dict(results=True, store_none=False, utc=True)
+    if backend == "sqlite":
+        app = BACKENDS[backend](name, filename=sqlite_path, **common)
+        control = redis.Redis.from_url(redis_url)
+    else:
+        app = BACKENDS[backend](name, url=redis_url, blocking=True, **common)
+        control = app.storage.conn
 
     @app.task(name=TASK_NAME)
     def work(seq, duration_s, kind):
@@ -67,7 +79,7 @@ def make_huey(backend, name, redis_url):
 
     @app.on_startup()
     def announce_ready():
-        app.storage.conn.rpush(ready_key(app.storage.name), worker_id())
+        control.rpush(ready_key(name), worker_id())
 
     return app, work
 
@@ -79,4 +91,5 @@ def worker_id():
 
 if os.environ.get("BENCH_HUEY_NAME"):
     huey, work = make_huey(os.environ.get("BENCH_BACKEND", "priority_redis"),
-                           os.environ["BENCH_HUEY_NAME"], os.environ["BENCH_REDIS_URL"])
+                           os.environ["BENCH_HUEY_NAME"], os.environ["BENCH_REDIS_URL"],
+                           os.environ.get("BENCH_SQLITE_PATH"))

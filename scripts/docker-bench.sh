@@ -21,10 +21,12 @@ else die "neither 'docker compose' nor 'docker-compose' is installed"; fi
 
 # The runner writes ./results as the invoking user, so results stay the user's files.
 export BENCH_UID=${BENCH_UID:-$(id -u)} BENCH_GID=${BENCH_GID:-$(id -g)}
+GIT_COMMIT=${GIT_COMMIT:-$(git rev-parse HEAD 2>/dev/null || true)}
+export GIT_COMMIT
 mkdir -p results
 tty=(-T); [ -t 0 ] && [ -t 1 ] && tty=()
 
-cleanup() { "${compose[@]}" down --remove-orphans --timeout 20 >/dev/null 2>&1 || true; }
+cleanup() { "${compose[@]}" down --volumes --remove-orphans --timeout 20 >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 trap 'echo "docker-bench: interrupted, removing containers" >&2; exit 130' INT TERM
 

@@ -46,3 +46,10 @@ def only_result_dir(results_root, scenario_name):
 def load_result(path):
     with open(os.path.join(path, "result.json")) as f:
         return json.load(f)
+
+
+def only_run(doc):
+    """The single measured run of a one-cell, one-repetition result."""
+    (cell,) = doc["cells"]
+    (run,) = [r for r in cell["runs"] if not r["warmup"]]
+    return run

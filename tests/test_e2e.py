@@ -11,7 +11,7 @@ import pytest
 from bench.records import EVENTS_HEADER
 from bench.runner import Run
 from bench.scenario import load, load_text
-from conftest import ROOT, bench_cli, load_result, only_result_dir
+from conftest import ROOT, bench_cli, load_result, only_result_dir, only_run
 
 
 def write_scenario(tmp_path, text, name="case.yaml"):
@@ -32,12 +32,15 @@ def test_smoke_scenario_end_to_end(tmp_path, redis_url):
     proc = bench_cli("run", "scenarios/smoke.yaml", "--results", results, "--redis-url", redis_url)
     assert proc.returncode == 0, proc.stderr
     run_dir = only_result_dir(results, "smoke")
-    assert sorted(os.listdir(run_dir)) == ["events.csv", "result.json", "summary.md"]
+    assert sorted(os.listdir(run_dir)) == ["events.csv", "plots", "result.json", "summary.md"]
+    assert sorted(os.listdir(os.path.join(run_dir, "plots"))) == ["timeline.png", "wait-cdf.png"]
     doc = load_result(run_dir)
-    assert doc["format"] == "huey-priority-bench/result" and doc["version"] == 1
-    assert doc["complete"] is True and doc["lost_tasks"] == 0
-    assert doc["metrics"]["tasks"] == 20
-    assert doc["metrics"]["inversions"] == 0
+    assert doc["format"] == "huey-priority-bench/result" and doc["version"] == 2
+    assert doc["complete"] is True and len(doc["scenario_sha256"]) == 64
+    run = only_run(doc)
+    assert run["complete"] is True and run["lost_tasks"] == 0 and run["events"] == "events.csv"
+    assert run["metrics"]["tasks"] == 20
+    assert run["metrics"]["inversions"] == 0
     assert doc["environment"]["huey"] and doc["environment"]["redis_server"]
     assert doc["environment"]["mode"] == "local"
     classes, rows = start_order_classes(run_dir)
@@ -56,9 +59,9 @@ def test_seed_demo_shape_with_short_tasks(tmp_path, redis_url):
     proc = bench_cli("run", path, "--results", tmp_path / "r", "--redis-url", redis_url)
     assert proc.returncode == 0, proc.stderr
     assert "Start order, observed: lo 0 · hi 0–9 · lo 1–9" in proc.stdout
-    doc = load_result(only_result_dir(tmp_path / "r", "seed-demo"))
-    assert doc["metrics"]["inversions"] == 0
-    assert doc["metrics"]["kendall_tau_distance"] == 0
+    metrics = only_run(load_result(only_result_dir(tmp_path / "r", "seed-demo")))["metrics"]
+    assert metrics["inversions"] == 0
+    assert metrics["kendall_tau_distance"] == 0
 
 
 PREFILLED_MIX = """\
@@ -85,7 +88,7 @@ def test_prefilled_single_worker_mix_runs_in_perfect_priority_order(tmp_path, re
     for cls in ("top", "mid", "low"):
         seqs = [int(r["seq"]) for r in rows if r["class"] == cls]
         assert seqs == sorted(seqs)
-    metrics = load_result(run_dir)["metrics"]
+    metrics = only_run(load_result(run_dir))["metrics"]
     assert metrics["inversions"] == 0 and metrics["inverted_starts"] == 0
 
 
@@ -96,7 +99,7 @@ def test_redis_baseline_ignores_priority_and_shows_inversions(tmp_path, redis_ur
     run_dir = only_result_dir(tmp_path / "r", "fifo")
     classes, _ = start_order_classes(run_dir)
     assert classes[:3] == ["low", "mid", "top"]  # FIFO: enqueue order, priority ignored
-    metrics = load_result(run_dir)["metrics"]
+    metrics = only_run(load_result(run_dir))["metrics"]
     assert metrics["inversions"] > 0 and metrics["inverted_starts"] > 0
     assert metrics["kendall_tau_distance"] > 0
 
@@ -120,7 +123,7 @@ def test_worker_types_and_several_consumers(tmp_path, redis_url, worker_type):
     assert len(rows) == 24
     pids = {r["worker"].split("/")[1] for r in rows}
     assert len(pids) >= 2  # two consumers (and, for process workers, more) did the work
-    assert load_result(run_dir)["metrics"]["workers"] == 4
+    assert only_run(load_result(run_dir))["metrics"]["workers"] == 4
 
 
 def test_run_leaves_other_keys_alone_and_cleans_its_own(tmp_path, redis_url, redis_conn):
@@ -142,7 +145,7 @@ def test_analyze_recomputes_the_run_metrics(tmp_path, redis_url):
     out = bench_cli("analyze", os.path.join(run_dir, "events.csv"), "--format", "json")
     assert out.returncode == 0, out.stderr
     analyzed = json.loads(out.stdout)
-    assert analyzed == load_result(run_dir)["metrics"]
+    assert analyzed == only_run(load_result(run_dir))["metrics"]
     assert set(analyzed["classes"]["hi"]["wait_ms"]) == {"p50", "p90", "p99", "max", "mean"}
     table = bench_cli("analyze", run_dir)
     assert table.returncode == 0 and "| inversions" in table.stdout
@@ -193,10 +196,11 @@ def test_timeout_marks_the_run_incomplete_and_keeps_partial_events(tmp_path, red
     assert "incomplete" in proc.stderr
     run_dir = only_result_dir(tmp_path / "r", "slow")
     doc = load_result(run_dir)
-    assert doc["complete"] is False and 0 < doc["lost_tasks"] < 6
+    run = only_run(doc)
+    assert doc["complete"] is False and run["complete"] is False and 0 < run["lost_tasks"] < 6
     assert "INCOMPLETE" in open(os.path.join(run_dir, "summary.md")).read()
     _, rows = start_order_classes(run_dir)
-    assert len(rows) == 6 - doc["lost_tasks"]
+    assert len(rows) == 6 - run["lost_tasks"]
 
 
 def test_killed_consumer_ends_the_run_incomplete(tmp_path, redis_url):
