@@ -7,17 +7,21 @@ MAX_ORDER_RUNS = 40  # a start order longer than this many runs is cut with a co
 
 
 def scenario_line(sc, env):
-    """What was run, in one line."""
-    matrix = getattr(sc, "matrix", ())
+    """What was run, in one line; fields a matrix varies are named by the matrix only."""
+    matrix = dict(getattr(sc, "matrix", ()))
     arrival = sc.arrival
-    pace = (f"open loop {arrival.rate_per_s:g}/s {arrival.process}"
-            if getattr(arrival, "mode", "burst") == "rate" else "burst")
-    parts = [f"backend `{sc.backend}`",
-             f"{sc.consumers} consumer(s) × {sc.workers} {sc.worker_type} worker(s)",
-             f"consumers started {arrival.start} enqueue", f"order {arrival.order}", pace,
-             f"seed {sc.seed}"]
+    pace = "burst"
+    if arrival.mode == "rate":
+        rate = "…" if "rate" in matrix else f"{arrival.rate_per_s:g}/s"
+        pace = f"open loop {rate} {arrival.process}"
+    shown = {f: "…" if f in matrix else getattr(sc, f)
+             for f in ("backend", "consumers", "workers", "worker_type", "seed")}
+    parts = [f"backend `{shown['backend']}`",
+             f"{shown['consumers']} consumer(s) × {shown['workers']} {shown['worker_type']} "
+             "worker(s)", f"consumers started {arrival.start} enqueue", f"order {arrival.order}",
+             pace, f"seed {shown['seed']}"]
     if matrix:
-        parts.append("matrix " + " × ".join(f"{k} {list(v)}" for k, v in matrix))
+        parts.append("matrix " + " × ".join(f"{k} {list(v)}" for k, v in matrix.items()))
     if sc.repeat > 1 or sc.warmup:
         parts.append(f"{sc.repeat} measured run(s) per cell after {sc.warmup} warm-up(s)")
     if env:
