@@ -60,7 +60,7 @@ def consumer_command(spec):
 class Agent:
     """Serves runs one at a time until stopped (or after one run with once=True)."""
 
-    def __init__(self, redis_url, agent_id=None, once=False, log=None):
+    def __init__(self, redis_url, agent_id=None, once=False, log=None, parent_pid=None):
         self.conn = redis.Redis.from_url(redis_url, socket_connect_timeout=5,
                                          health_check_interval=30)
         self.redis_url = redis_url
@@ -71,6 +71,7 @@ class Agent:
         self.run_id = None
         self.served = 0
         self._stopping = False
+        self.parent_pid = parent_pid  # local agents leave when the runner that made them is gone
 
     def request_stop(self, *_):
         self._stopping = True
@@ -78,7 +79,10 @@ class Agent:
     def report(self, state, **extra):
         if self.run_id:
             msg = dict(agent=self.agent_id, state=state, host=socket.gethostname(), **extra)
-            self.conn.rpush(status_key(self.run_id), json.dumps(msg))
+            try:
+                self.conn.rpush(status_key(self.run_id), json.dumps(msg))
+            except redis.RedisError as e:
+                self.log(f"agent {self.agent_id}: could not report {state}: {e}")
 
     def heartbeat(self):
         self.conn.zadd(AGENTS_KEY, {self.agent_id: time.time()})
@@ -86,20 +90,35 @@ class Agent:
     def serve(self):
         """Main loop; returns when asked to stop, or after one run in once mode."""
         self.log(f"agent {self.agent_id} waiting for runs")
-        last_beat = 0.0
+        last_beat, redis_down = 0.0, False
         try:
             while not self._stopping and not (self.once and self.served and not self.consumer):
-                if time.monotonic() - last_beat >= HEARTBEAT_S:
-                    self.heartbeat()
-                    last_beat = time.monotonic()
-                self._check_consumer()
-                item = self.conn.blpop([inbox_key(self.agent_id)], timeout=0.5)
+                if self.parent_pid and os.getppid() != self.parent_pid:
+                    self.log(f"agent {self.agent_id}: the runner is gone, stopping")
+                    break
+                try:
+                    if time.monotonic() - last_beat >= HEARTBEAT_S:
+                        self.heartbeat()
+                        last_beat = time.monotonic()
+                    self._check_consumer()
+                    item = self.conn.blpop([inbox_key(self.agent_id)], timeout=0.5)
+                    redis_down = False
+                except (redis.ConnectionError, redis.TimeoutError) as e:
+                    # Redis restarting: keep the consumer, retry; huey's workers retry too.
+                    if not redis_down:
+                        self.log(f"agent {self.agent_id}: Redis unreachable ({e}), retrying")
+                    redis_down = True
+                    time.sleep(0.5)
+                    continue
                 if item:
                     self._handle(json.loads(item[1]))
         finally:
             self._stop_consumer()
-            self.conn.zrem(AGENTS_KEY, self.agent_id)
-            self.conn.delete(inbox_key(self.agent_id), claim_key(self.agent_id))
+            try:
+                self.conn.zrem(AGENTS_KEY, self.agent_id)
+                self.conn.delete(inbox_key(self.agent_id), claim_key(self.agent_id))
+            except redis.RedisError:
+                pass  # Redis gone: so are these keys
 
     def _handle(self, cmd):
         if cmd.get("cmd") == "start" and self.consumer is None:
@@ -151,9 +170,9 @@ class Agent:
         self.served += 1
 
 
-def run_agent(redis_url, agent_id=None, once=False):
+def run_agent(redis_url, agent_id=None, once=False, parent_pid=None):
     """Entry point of `bench agent`: serve until SIGINT/SIGTERM."""
-    agent = Agent(redis_url, agent_id=agent_id, once=once)
+    agent = Agent(redis_url, agent_id=agent_id, once=once, parent_pid=parent_pid)
     signal.signal(signal.SIGTERM, agent.request_stop)
     signal.signal(signal.SIGINT, agent.request_stop)
     agent.serve()

@@ -108,12 +108,14 @@ def cmd_run(args):
                                    draw_plots=lambda d: session_plots(session, stats, d))
         if args.verbosity >= 0:
             print(text)
-        say(args, 0, f"results: {path}")
+        print(f"results: {path}", file=sys.stderr)
         if session.interrupted:
-            say(args, 0, "bench: interrupted: partial results saved, marked incomplete")
+            print("bench: interrupted: partial results saved, marked incomplete", file=sys.stderr)
             return EXIT_INTERRUPTED
         if not session.complete:
-            say(args, 0, "bench: error: scenario run incomplete (see summary.md)")
+            problems = sorted({p for r in session.runs for p in r.outcome.problems})
+            print(f"bench: error: {sc.name}: run incomplete: {'; '.join(problems) or 'runs missing'}"
+                  f" (see {path}/summary.md)", file=sys.stderr)
             status = 5
     return status
 
@@ -184,7 +186,7 @@ def cmd_compare(args):
 def cmd_agent(args):
     from bench.agent import run_agent
 
-    run_agent(args.redis_url, agent_id=args.id, once=args.once)
+    run_agent(args.redis_url, agent_id=args.id, once=args.once, parent_pid=args.parent_pid)
     return 0
 
 
@@ -245,6 +247,7 @@ def build_parser():
     g.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     g.add_argument("--id", help="agent id (default: host-pid-random)")
     g.add_argument("--once", action="store_true", help="exit after serving one run")
+    g.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)  # local agents: exit with it
     g.set_defaults(func=cmd_agent)
     return p
 

@@ -40,10 +40,11 @@ def _free_port():
 class EmbeddedRedis:
     """Starts redis-server bound to 127.0.0.1 with persistence off; a context manager."""
 
-    def __init__(self, binary=None, start_timeout_s=10.0):
+    def __init__(self, binary=None, start_timeout_s=10.0, port=None):
         self.binary = binary or find_redis_server()
         self.start_timeout_s = start_timeout_s
         self.proc = None
+        self.fixed_port = port  # tests restart a server in place on its old port
         self.port = None
         self._dir = None
 
@@ -57,7 +58,7 @@ class EmbeddedRedis:
         self._dir = tempfile.mkdtemp(prefix="bench-redis-")
         # A port picked free can be taken before redis binds it; try a few.
         for _ in range(5):
-            self.port = _free_port()
+            self.port = self.fixed_port or _free_port()
             self.proc = subprocess.Popen(
                 [self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
                  "--save", "", "--appendonly", "no", "--dir", self._dir,

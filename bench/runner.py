@@ -5,7 +5,6 @@ import os
 import secrets
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -16,11 +15,15 @@ from bench import clocks, environment
 from bench.errors import AgentsUnavailable, BenchError, RedisUnavailable
 from bench.plan import plan_tasks
 from bench.records import TaskRecord
-from bench.redis_server import EmbeddedRedis
 from bench.workload import make_huey, ready_key
 
 READY_TIMEOUT_S = 60.0
 AGENTS_WAIT_S = 20.0
+STALL_S = 3.0  # a dead consumer's tasks count as lost after this long without progress
+SNAPSHOT_MIN_S = 1.0  # results are copied out of Redis this often at most, so a Redis
+SNAPSHOT_BUDGET = 50  # restart loses little; and at most 1/50 of the time goes to it
+RECONNECT_S = 0.5
+RESTART_CHECK_S = 1.0
 OPEN_LOOP_LEAD_NS = 5_000_000  # the schedule starts a little ahead so task 0 is not late
 SHARED_DIR_ENV = "BENCH_SHARED_DIR"
 POLL_S = 0.02
@@ -66,7 +69,11 @@ def _redacted(url):
 
 def connect(url, timeout_s=3.0):
     """A Redis client that has answered PING, or RedisUnavailable with a hint."""
-    conn = redis.Redis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=30)
+    try:
+        conn = redis.Redis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=30)
+    except ValueError as e:
+        raise RedisUnavailable(f"invalid Redis URL {_redacted(url)!r}: {e}; expected "
+                               "redis://[:password@]host:port/db (or rediss://, unix://)")
     try:
         conn.ping()
     except (redis.ConnectionError, redis.TimeoutError, OSError) as e:
@@ -88,7 +95,8 @@ class LocalAgents:
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(
             p for p in (here, os.environ.get("PYTHONPATH")) if p))
         self.procs = [subprocess.Popen(
-            [sys.executable, "-m", "bench", "agent", "--redis-url", redis_url, "--id", aid, "--once"],
+            [sys.executable, "-m", "bench", "agent", "--redis-url", redis_url, "--id", aid, "--once",
+             "--parent-pid", str(os.getpid())],
             stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, env=env)
             for aid in self.ids]
 
@@ -180,14 +188,12 @@ def claim_agents(conn, run_id, count, candidates=None, wait_s=0.0):
 class Run:
     """One run of one scenario against one Redis; use `execute()`."""
 
-    def __init__(self, scenario, redis_url, mode="local", agents="local", on_progress=None,
-                 log=None):
+    def __init__(self, scenario, redis_url, mode="local", agents="local", on_progress=None):
         self.scenario = scenario
         self.redis_url = redis_url
         self.mode = mode
         self.agents_mode = agents
         self.on_progress = on_progress or (lambda done, total: None)
-        self.log = log or (lambda msg: None)
         self.run_id = new_run_id(scenario.name)
         self.problems = []
         self._status_seen = 0
@@ -196,11 +202,15 @@ class Run:
         self.clock = None
         self.warnings = []
         self.sqlite_path = None
+        self.redis_instance = None  # Redis's own run_id: it changes when the server restarts
+        self.results = {}  # task id -> raw result, copied out during the run
+        self._next_snapshot = 0.0
 
     def execute(self, workdir):
         """Run the scenario; always stops consumers and deletes the run's keys."""
         sc = self.scenario
         conn = connect(self.redis_url)
+        self.redis_instance = conn.info("server").get("run_id")
         self.clock = clocks.measure_offset(conn)
         if sc.backend.startswith("priority_redis"):
             version = conn.info("server").get("redis_version", "0")
@@ -236,16 +246,22 @@ class Run:
                 interrupted = True
                 self.problems.append("interrupted by the user")
         finally:
-            if agent_ids:
-                self._stop_consumers(conn, agent_ids)
             try:
+                if agent_ids:
+                    self._stop_consumers(conn, agent_ids)
                 if enqueue_ns is not None:
                     records = self._collect(app, planned, enqueue_ns)
-            finally:
                 app.flush()  # only this run's huey keys
                 conn.delete(ready_key(self.run_id), agent_proto.status_key(self.run_id))
+            except redis.RedisError as e:
+                self.problems.append(f"Redis failed while stopping and cleaning up ({e}); "
+                                     "this run's keys may remain")
+                if enqueue_ns is not None and not records:
+                    records = self._records(app, planned, enqueue_ns)
+            finally:
                 if local:
                     local.close()
+                    self._forget_agents(conn, local.ids)
                 if self.sqlite_path:
                     remove_sqlite(self.sqlite_path)
         timing["run_finished_ns"] = time.time_ns()
@@ -334,27 +350,82 @@ class Run:
         return stamps
 
     def _wait_done(self, app, conn, total, timing):
-        deadline = time.monotonic() + self.scenario.timeout_s
-        done = 0
+        """Poll until every result is in, the deadline passes, or the run cannot finish."""
+        sc = self.scenario
+        deadline = time.monotonic() + sc.timeout_s
+        stall_s = max(STALL_S, 2 * max(c.duration_s for c in sc.classes))
+        last_done, last_change, lost_connection = -1, time.monotonic(), False
+        next_restart_check = 0.0
         while True:
-            done = app.storage.result_store_size()
+            now = time.monotonic()
+            if now >= deadline:
+                self.problems.append(f"timed out after {sc.timeout_s:g} s with "
+                                     f"{max(last_done, 0)} of {total} tasks done")
+                return
+            try:
+                if lost_connection or now >= next_restart_check:
+                    if self._redis_restarted(conn):
+                        return
+                    lost_connection, next_restart_check = False, now + RESTART_CHECK_S
+                done = app.storage.result_store_size()
+                self._statuses(conn)
+                self._snapshot(app, done, now)
+                queued = app.storage.queue_size()
+            except (redis.ConnectionError, redis.TimeoutError) as e:
+                if not lost_connection:
+                    self.problems.append(f"lost the connection to Redis mid-run ({e})")
+                lost_connection = True
+                time.sleep(RECONNECT_S)
+                continue
             self.on_progress(done, total)
             if done >= total:
                 timing["all_done_ns"] = time.time_ns()
                 return
-            self._statuses(conn)
-            if len(self._dead_agents()) == self.scenario.consumers:
+            if done != last_done:
+                last_done, last_change = done, now
+            dead = self._dead_agents()
+            if len(dead) == sc.consumers:
                 self.problems.append("every consumer died before the work was done")
                 return
-            if time.monotonic() >= deadline:
-                self.problems.append(f"timed out after {self.scenario.timeout_s:g} s "
-                                     f"with {done} of {total} tasks done")
+            if dead and queued == 0 and now - last_change > stall_s:
+                self.problems.append(f"{total - done} tasks were lost with the consumer(s) "
+                                     "that died: the queue is empty and no result came for "
+                                     f"{stall_s:g} s")
                 return
             time.sleep(POLL_S)
 
+    def _forget_agents(self, conn, agent_ids):
+        """Local agents are gone now: remove any key a late message recreated for them."""
+        try:
+            conn.delete(*[agent_proto.inbox_key(a) for a in agent_ids],
+                        *[agent_proto.claim_key(a) for a in agent_ids])
+            conn.zrem(agent_proto.AGENTS_KEY, *agent_ids)
+        except redis.RedisError:
+            pass  # already reported by the cleanup above
+
+    def _redis_restarted(self, conn):
+        """True (and a problem noted) when Redis is a new instance: this run's data is gone."""
+        instance = conn.info("server").get("run_id")
+        if instance == self.redis_instance:
+            return False
+        self.problems.append("Redis restarted mid-run: the queue and the results it held are "
+                             "gone (tasks collected before the restart are kept)")
+        self.redis_instance, self._status_seen = instance, 0
+        return True
+
+    def _snapshot(self, app, done, now):
+        """Copy results out of Redis now and then, so a Redis restart does not lose them all."""
+        if done <= len(self.results) or now < self._next_snapshot:
+            return
+        started = time.monotonic()
+        self.results.update(app.storage.result_items())
+        spent = time.monotonic() - started
+        self._next_snapshot = now + max(SNAPSHOT_MIN_S, SNAPSHOT_BUDGET * spent)
+
     def _stop_consumers(self, conn, agent_ids):
         for aid in agent_ids:
-            conn.rpush(agent_proto.inbox_key(aid), json.dumps({"cmd": "stop"}))
+            if aid not in self._dead_agents():  # a finished agent would leave the stop unread
+                conn.rpush(agent_proto.inbox_key(aid), json.dumps({"cmd": "stop"}))
         deadline = time.monotonic() + agent_proto.STOP_GRACE_S + 5
         while time.monotonic() < deadline:
             self._statuses(conn)
@@ -365,10 +436,15 @@ class Run:
         self.problems.append("some consumers did not confirm they stopped")
 
     def _collect(self, app, planned, enqueue_ns):
-        """Timing records from huey's result store, joined with what the runner knows."""
+        """Every result still in the store, added to those copied out during the run."""
+        self.results.update(app.storage.result_items())
+        return self._records(app, planned, enqueue_ns)
+
+    def _records(self, app, planned, enqueue_ns):
+        """Timing records from the collected results, joined with what the runner knows."""
         by_seq = {t.seq: t for t in planned}
         records = []
-        for raw in app.storage.result_items().values():
+        for raw in self.results.values():
             value = app.serializer.deserialize(raw)
             if not (isinstance(value, (tuple, list)) and len(value) == 4):
                 continue  # an error result: the task counts as lost
@@ -379,13 +455,3 @@ class Run:
                                       intended_ns))
         records.sort(key=lambda r: r.seq)
         return tuple(records)
-
-
-def run_scenario(scenario, redis_url=None, mode="local", agents="local", on_progress=None,
-                 log=None):
-    """Run a scenario; with no redis_url, on a private redis-server started for it."""
-    with tempfile.TemporaryDirectory(prefix="bench-run-") as workdir:
-        if redis_url:
-            return Run(scenario, redis_url, mode, agents, on_progress, log).execute(workdir)
-        with EmbeddedRedis() as server:
-            return Run(scenario, server.url, mode, agents, on_progress, log).execute(workdir)

@@ -1,0 +1,157 @@
+"""The runner's fast enqueue path: huey's own messages, written in batches, stored as huey stores them.
+
+`app.enqueue(task)` costs one round trip per task. For a burst, `Enqueuer.burst` serializes
+each task with huey's `serialize_task` and writes a whole batch with ONE variadic command,
+ZADD (priority queues) or LPUSH (RedisStorage), so Redis ends up holding exactly what
+per-task `app.enqueue` calls would have left there:
+
+- PriorityRedisStorage and PriorityRedisExpireStorage (`RedisPriorityQueue.enqueue`): member
+  `struct.pack('>Q', microseconds) + data`, score `-priority` (0 without one);
+- RedisStorage: `LPUSH key d1 d2 ...` leaves the list that LPUSH d1, LPUSH d2, ... would;
+- anything else (SQLite, an overridden `enqueue`, immediate mode): plain `app.enqueue`.
+
+What `app.enqueue` also does, and how it is honoured here:
+- `task.resolve_expires(app.utc)` when the task expires: done;
+- the SIGNAL_ENQUEUED signal: emitted per task, before the write as huey does, but only
+  when a receiver is connected (`app._signal.receivers`): with none it is a no-op;
+- the `Result` handles it returns: not built; the runner reads results from the store.
+
+Ties stay FIFO: huey orders equal priorities by the 8-byte microsecond prefix it takes
+from the producer's clock, so two tasks in one microsecond would sort by their data
+bytes. The prefix here is max(now_us, last + 1): strictly increasing per Enqueuer (run
+one producer per queue, as the runner does).
+
+Stamps: a batch is one atomic command, so every task in it becomes visible at once; its
+enqueue_ns is taken once, after that command returned. A task is never counted as
+waiting before it was really in Redis (the inversion metric and the oracle rely on it).
+
+Batches grow 1, 2, 4, ... up to `max_batch`: the first task is in Redis after one
+round trip, so consumers already running (`arrival.start: before`) get work at once, and
+the bulk still moves at the batched rate. benchmarks/enqueue_rate.py has the figures.
+"""
+
+import struct
+import time
+from itertools import repeat
+
+from huey import signals as S
+from huey.storage import RedisPriorityQueue, RedisStorage
+
+MAX_BATCH = 256  # benchmarks/enqueue_rate.py: within a few % of the best rate, ~0.3 ms per batch
+_PREFIX = struct.Struct(">Q")
+
+
+def batch_sizes(total, first=1, cap=MAX_BATCH):
+    """Sizes 1, 2, 4, ... cap, cap, ... (starting at `first`) summing to total."""
+    size, left = max(1, min(first, cap)), total
+    while left > 0:
+        yield min(size, left)
+        left -= size
+        size = min(size * 2, cap)
+
+
+def storage_kind(app):
+    """'zset', 'list' or None (fall back to app.enqueue): by the enqueue method huey would run."""
+    if app._immediate:
+        return None
+    enqueue = type(app.storage).enqueue
+    if enqueue is RedisPriorityQueue.enqueue:
+        return "zset"
+    if enqueue is RedisStorage.enqueue:
+        return "list"
+    return None
+
+
+class Enqueuer:
+    """Enqueues planned tasks (bench.plan.PlannedTask) of the `work` task; one per producer."""
+
+    def __init__(self, app, work, max_batch=MAX_BATCH, first_batch=1):
+        self.app, self.work = app, work
+        self.max_batch, self.first_batch = max_batch, first_batch
+        self.kind = storage_kind(app)
+        self.use_priority = app.storage.priority  # RedisHuey refuses any priority: the baseline
+        self._last_us = 0
+
+    def task(self, t, id=None):
+        """The huey task of a planned task, as the runner has always built it (`id` for tests)."""
+        return self.work.s(t.seq, t.duration_s, t.work,
+                           priority=t.priority if self.use_priority else None, id=id)
+
+    def burst(self, planned, tasks=None):
+        """Enqueue every planned task as fast as possible; returns seq -> (enqueue_ns, None).
+
+        `tasks`: the huey task objects, if the caller built them (default: `self.task(t)`,
+        built batch by batch so the first batch leaves without waiting for the rest).
+        """
+        planned = list(planned)
+        tasks = list(tasks) if tasks is not None else None
+        stamps, lo = {}, 0
+        # The fallback (app.enqueue) stamps each task as it returns, as the runner always did.
+        sizes = (batch_sizes(len(planned), self.first_batch, self.max_batch) if self.kind
+                 else repeat(1, len(planned)))
+        for size in sizes:
+            batch = planned[lo:lo + size]
+            now_ns = self._write(list(map(self.task, batch)) if tasks is None
+                                 else tasks[lo:lo + size])
+            for t in batch:
+                stamps[t.seq] = (now_ns, None)
+            lo += size
+        return stamps
+
+    def one(self, t, task=None):
+        """Enqueue one planned task now (open loop); returns its enqueue_ns."""
+        return self._write([task if task is not None else self.task(t)])
+
+    def _write(self, tasks):
+        """One ZADD/LPUSH of huey's serialized messages; the time_ns after it returned."""
+        app, storage = self.app, self.app.storage
+        if self.kind is None:
+            for task in tasks:
+                app.enqueue(task)
+            return time.time_ns()
+        notify = app._signal.receivers.get(S.SIGNAL_ENQUEUED) or app._signal.receivers["any"]
+        datas, scores = [], []
+        for task in tasks:
+            if task.expires:
+                task.resolve_expires(app.utc)
+            if notify:
+                app._emit(S.SIGNAL_ENQUEUED, task)
+            datas.append(app.serialize_task(task))
+            scores.append(0 if task.priority is None else -task.priority)
+        if self.kind == "list":
+            if any(scores):
+                raise NotImplementedError("Task priorities are not supported by this storage.")
+            storage.conn.lpush(storage.queue_key, *datas)
+        else:
+            now_us, last = time.time_ns() // 1000, self._last_us
+            mapping = {}
+            for data, score in zip(datas, scores):
+                last = max(now_us, last + 1)
+                mapping[_PREFIX.pack(last) + data] = score
+            self._last_us = last
+            storage.conn.zadd(storage.queue_key, mapping)
+        return time.time_ns()
+
+
+def enqueue_planned(app, work, planned, timing, lead_ns=0):
+    """The runner's enqueue: returns seq -> (enqueue_ns, intended_ns); fills timing's enqueue stamps.
+
+    Bursts go in growing batches; an open-loop schedule (at_ns set) one task at a time,
+    each at its intended time t0 + at_ns, t0 = now + lead_ns so task 0 is not late.
+    """
+    enq = Enqueuer(app, work)
+    if all(t.at_ns is None for t in planned):
+        timing["first_enqueue_ns"] = time.time_ns()
+        stamps = enq.burst(planned)
+    else:
+        timing["first_enqueue_ns"] = t0 = time.time_ns() + lead_ns
+        stamps = {}
+        for t in planned:
+            task = enq.task(t)  # built before the wait, so its cost does not add to the lag
+            intended = None if t.at_ns is None else t0 + t.at_ns
+            ahead_s = (intended - time.time_ns()) / 1e9 if intended else 0
+            if ahead_s > 0:
+                time.sleep(ahead_s)
+            stamps[t.seq] = (enq.one(t, task), intended)
+    timing["last_enqueue_ns"] = time.time_ns()
+    return stamps
