@@ -9,6 +9,7 @@ Protocol (all keys under `bench:`; JSON values):
 The runner never needs a Docker socket: any agent that reaches the Redis can serve a run.
 """
 
+import ctypes
 import json
 import os
 import shutil
@@ -24,6 +25,7 @@ import redis
 from bench.clocks import measure_offset
 
 AGENTS_KEY = "bench:agents"
+PR_SET_PDEATHSIG = 1
 HEARTBEAT_S = 1.0
 ALIVE_S = 5.0  # an agent silent for longer is presumed gone
 STOP_GRACE_S = 10.0
@@ -43,6 +45,15 @@ def status_key(run_id):
 
 def default_agent_id():
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def die_with_parent():
+    """In the consumer, before exec: on Linux, get SIGTERM when the agent dies (even SIGKILLed)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # not Linux: a killed agent's consumer outlives it, as any orphan would
 
 
 def consumer_command(spec):
@@ -134,7 +145,8 @@ class Agent:
                    BENCH_SQLITE_PATH=spec.get("sqlite_path") or "")
         cmd = consumer_command(spec)
         try:
-            self.consumer = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL)
+            self.consumer = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
+                                             preexec_fn=die_with_parent)
         except OSError as e:
             self.report("error", message=f"cannot start {cmd[0]}: {e}")
             self.served += 1

@@ -203,6 +203,7 @@ class Run:
         self.warnings = []
         self.sqlite_path = None
         self.redis_instance = None  # Redis's own run_id: it changes when the server restarts
+        self.agent_ids = []
         self.results = {}  # task id -> raw result, copied out during the run
         self._next_snapshot = 0.0
 
@@ -233,6 +234,7 @@ class Run:
             else:
                 # Containers may still be starting: give them a moment to register.
                 agent_ids = claim_agents(conn, self.run_id, sc.consumers, wait_s=AGENTS_WAIT_S)
+            self.agent_ids = agent_ids
             if sc.arrival.start == "before":
                 self._start_consumers(conn, agent_ids)
                 timing["consumers_ready_ns"] = self._wait_ready(conn, local)
@@ -366,6 +368,7 @@ class Run:
                 if lost_connection or now >= next_restart_check:
                     if self._redis_restarted(conn):
                         return
+                    self._check_heartbeats(conn)
                     lost_connection, next_restart_check = False, now + RESTART_CHECK_S
                 done = app.storage.result_store_size()
                 self._statuses(conn)
@@ -393,6 +396,16 @@ class Run:
                                      f"{stall_s:g} s")
                 return
             time.sleep(POLL_S)
+
+    def _check_heartbeats(self, conn):
+        """An agent killed outright (say, its container) never reports: its silence does."""
+        cutoff = time.time() - agent_proto.ALIVE_S
+        for aid in self.agent_ids:
+            beat = conn.zscore(agent_proto.AGENTS_KEY, aid)
+            if aid not in self._dead_agents() and (beat is None or beat < cutoff):
+                self.agent_states[aid] = {"agent": aid, "state": "error"}
+                self.problems.append(f"agent {aid} stopped answering (no heartbeat for "
+                                     f"{agent_proto.ALIVE_S:g} s): its consumer is presumed dead")
 
     def _forget_agents(self, conn, agent_ids):
         """Local agents are gone now: remove any key a late message recreated for them."""

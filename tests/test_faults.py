@@ -185,3 +185,28 @@ def test_result_json_is_the_last_file_written(tmp_path, redis_url):
     assert times["result.json"] == max(times.values())
     assert not [f for f in os.listdir(run_dir) if f.startswith(".tmp")]
     json.loads(open(os.path.join(run_dir, "result.json")).read())
+
+
+def test_a_killed_agent_is_noticed_by_its_silence(tmp_path, redis_url):
+    # What `docker kill` of a consumer container does: agent and consumer gone, no report.
+    scenario = load_text(textwrap.dedent(SLOW.format(name="silent", consumers=1, count=40,
+                                                     duration="200ms")), path="silent.yaml")
+    killed = []
+
+    def kill_agent(done, total):
+        if not killed and done >= 2:
+            agent_pid = run.agent_states and next(
+                int(p) for p in bench_processes(f"--id {run.agent_ids[0]}"))
+            os.kill(agent_pid, signal.SIGKILL)
+            killed.append(agent_pid)
+
+    run = Run(scenario, redis_url, on_progress=kill_agent)
+    began = time.monotonic()
+    outcome = run.execute(str(tmp_path))
+    assert killed and time.monotonic() - began < 60  # the deadline was 120 s
+    assert not outcome.complete and outcome.lost_tasks > 0
+    assert any("stopped answering" in p for p in outcome.problems)
+    assert bench_processes(f"--id {run.agent_ids[0]}") == []
+    consumer_pid = next(m["pid"] for m in run.started.values())
+    assert not os.path.exists(f"/proc/{consumer_pid}") or \
+        open(f"/proc/{consumer_pid}/stat").read().split()[2] == "Z"  # died with its agent
