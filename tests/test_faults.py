@@ -184,6 +184,9 @@ def test_result_json_is_the_last_file_written(tmp_path, redis_url):
              for name in ("events.csv", "summary.md", "result.json")}
     assert times["result.json"] == max(times.values())
     assert not [f for f in os.listdir(run_dir) if f.startswith(".tmp")]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(os.path.join(run_dir, "result.json")).st_mode & 0o777 == 0o666 & ~umask
     json.loads(open(os.path.join(run_dir, "result.json")).read())
 
 
