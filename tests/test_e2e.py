@@ -223,3 +223,44 @@ def test_killed_consumer_ends_the_run_incomplete(tmp_path, redis_url):
     assert killed
     assert not outcome.complete and outcome.lost_tasks > 0
     assert any("exited" in p for p in outcome.problems)
+
+
+BAD_INPUTS = {
+    "malformed YAML": ("name: x\nclasses: [\n", r":3: invalid YAML: .*\(column \d+\)"),
+    "empty file": ("", r": empty scenario: expected a mapping"),
+    "a list": ("- name: x\n", r":1: expected a mapping of fields, got a list"),
+    "unknown key": ("name: x\nworkerz: 2\nclasses: [{name: a, priority: 1, count: 1}]\n",
+                    r":2: workerz: unknown field \(did you mean 'workers'\?\)"),
+    "wrong type": ("name: x\nworkers: two\nclasses: [{name: a, priority: 1, count: 1}]\n",
+                   r":2: workers: expected an integer, got string 'two'"),
+    "zero count": ("name: x\nclasses: [{name: a, priority: 1, count: 0}]\n",
+                   r":2: classes\[0\]\.count: must be >= 1, got 0"),
+    "unknown unit": ("name: x\nclasses: [{name: a, priority: 1, count: 1, duration: 5h}]\n",
+                     r":2: classes\[0\]\.duration: unknown duration unit 'h'"),
+    "matrix field": ("name: x\nmatrix: {wrokers: [1, 2]}\nclasses: [{name: a, priority: 1, "
+                     "count: 1}]\n", r":2: matrix\.wrokers: unknown matrix field"),
+    "duplicate class": ("name: x\nclasses:\n  - {name: a, priority: 1, count: 1}\n"
+                        "  - {name: a, priority: 2, count: 1}\n",
+                        r":4: classes\[1\]\.name: duplicate class name 'a'"),
+    "absurd size": ("name: x\nclasses: [{name: a, priority: 1, count: 2000000}]\n",
+                    r"at most 1000000\); split the scenario"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_is_one_clear_line_exit_2_nothing_written(tmp_path, case):
+    import re
+
+    text, expected = BAD_INPUTS[case]
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    proc = bench_cli("run", path, "--results", tmp_path / "r", "--redis-url",
+                     "redis://127.0.0.1:1/0")  # never reached: input is checked first
+    assert proc.returncode == 2, proc.stderr
+    assert re.search(re.escape(str(path)) + ".*" + expected, proc.stderr), proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "r").exists()
+
+
+def test_missing_scenario_file(tmp_path):
+    proc = bench_cli("validate", tmp_path / "nope.yaml")
+    assert proc.returncode == 2 and f"{tmp_path / 'nope.yaml'}: no such file" in proc.stderr
