@@ -28,6 +28,9 @@ waiting before it was really in Redis (the inversion metric and the oracle rely 
 Batches grow 1, 2, 4, ... up to `max_batch`: the first task is in Redis after one
 round trip, so consumers already running (`arrival.start: before`) get work at once, and
 the bulk still moves at the batched rate. benchmarks/enqueue_rate.py has the figures.
+In open loop (`schedule`) each task goes when due; the tasks already due when the
+producer gets to them (it fell behind) go together in one batch, so a late producer
+catches up at the batched rate instead of falling further behind.
 """
 
 import struct
@@ -37,7 +40,8 @@ from itertools import repeat
 from huey import signals as S
 from huey.storage import RedisPriorityQueue, RedisStorage
 
-MAX_BATCH = 256  # benchmarks/enqueue_rate.py: within a few % of the best rate, ~0.3 ms per batch
+MAX_BATCH = 256  # benchmarks/enqueue_rate.py: near the best rate; a longer command only
+                 # delays the other clients (consumers' BZPOPMIN) and the first task of a batch
 _PREFIX = struct.Struct(">Q")
 
 
@@ -71,6 +75,8 @@ class Enqueuer:
         self.kind = storage_kind(app)
         self.use_priority = app.storage.priority  # RedisHuey refuses any priority: the baseline
         self._last_us = 0
+        if self.kind:  # connect now: redis-py connects on the first command, ~3 ms here
+            app.storage.conn.ping()
 
     def task(self, t, id=None):
         """The huey task of a planned task, as the runner has always built it (`id` for tests)."""
@@ -98,8 +104,28 @@ class Enqueuer:
             lo += size
         return stamps
 
+    def schedule(self, planned, t0_ns):
+        """Open loop: each task at t0_ns + at_ns; returns seq -> (enqueue_ns, intended_ns)."""
+        planned = list(planned)
+        cap = self.max_batch if self.kind else 1  # app.enqueue: each task stamped on its own
+        stamps, i = {}, 0
+        while i < len(planned):
+            task = self.task(planned[i])  # built before the wait: its cost adds no lag
+            ahead_s = (t0_ns + (planned[i].at_ns or 0) - time.time_ns()) / 1e9
+            if ahead_s > 0:
+                time.sleep(ahead_s)
+            now_ns, j = time.time_ns(), i + 1
+            while j < len(planned) and j - i < cap and t0_ns + (planned[j].at_ns or 0) <= now_ns:
+                j += 1  # already due too: the producer is behind, send them together
+            batch = planned[i:j]
+            enqueue_ns = self._write([task] + [self.task(t) for t in batch[1:]])
+            for t in batch:
+                stamps[t.seq] = (enqueue_ns, t0_ns + (t.at_ns or 0))
+            i = j
+        return stamps
+
     def one(self, t, task=None):
-        """Enqueue one planned task now (open loop); returns its enqueue_ns."""
+        """Enqueue one planned task now; returns its enqueue_ns."""
         return self._write([task if task is not None else self.task(t)])
 
     def _write(self, tasks):
@@ -133,25 +159,18 @@ class Enqueuer:
         return time.time_ns()
 
 
-def enqueue_planned(app, work, planned, timing, lead_ns=0):
-    """The runner's enqueue: returns seq -> (enqueue_ns, intended_ns); fills timing's enqueue stamps.
+def enqueue_planned(enq, planned, timing, lead_ns=0):
+    """The runner's enqueue: seq -> (enqueue_ns, intended_ns); sets timing's first/last_enqueue_ns.
 
-    Bursts go in growing batches; an open-loop schedule (at_ns set) one task at a time,
-    each at its intended time t0 + at_ns, t0 = now + lead_ns so task 0 is not late.
+    `enq` is an Enqueuer, made ahead so its connection is open. A burst goes in growing
+    batches from now; an open-loop schedule (at_ns set) starts at t0 = now + lead_ns, so
+    task 0 is not late.
     """
-    enq = Enqueuer(app, work)
     if all(t.at_ns is None for t in planned):
         timing["first_enqueue_ns"] = time.time_ns()
         stamps = enq.burst(planned)
     else:
         timing["first_enqueue_ns"] = t0 = time.time_ns() + lead_ns
-        stamps = {}
-        for t in planned:
-            task = enq.task(t)  # built before the wait, so its cost does not add to the lag
-            intended = None if t.at_ns is None else t0 + t.at_ns
-            ahead_s = (intended - time.time_ns()) / 1e9 if intended else 0
-            if ahead_s > 0:
-                time.sleep(ahead_s)
-            stamps[t.seq] = (enq.one(t, task), intended)
+        stamps = enq.schedule(planned, t0)
     timing["last_enqueue_ns"] = time.time_ns()
     return stamps
