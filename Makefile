@@ -10,10 +10,11 @@ STAMP    := $(VENV)/.installed-$(shell cat requirements.lock requirements-test.l
 BENCH_MODE ?= auto
 PYTHON_IMAGE ?= python:3.12-slim
 
-.PHONY: help bench bench-local bench-docker test validate analyze compare down wheels clean
+.PHONY: help bench bench-local bench-docker test validate analyze compare down wheels clean \
+        overhead enqueue-rate scale fixed-cost benchmarks
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 	@echo "  variables: SCENARIO=path (file or directory, default scenarios/), RESULTS=dir"
 
 $(STAMP): requirements.lock requirements-test.lock
@@ -56,6 +57,20 @@ wheels: ## download wheels/ for an offline image build (for PYTHON_IMAGE's Pytho
 	mkdir -p wheels
 	docker run --rm -v "$(CURDIR):/src" -w /src -u "$$(id -u):$$(id -g)" -e HOME=/tmp $(PYTHON_IMAGE) \
 	  python3 -m pip download --only-binary=:all: -d wheels -r requirements.lock
+
+overhead: $(STAMP) ## instrumentation cost: plain huey vs bench's workload drain rate [TASKS=5000]
+	$(PY) benchmarks/overhead.py $(if $(TASKS),--tasks $(TASKS))
+
+enqueue-rate: $(STAMP) ## enqueue rate per backend: app.enqueue vs bench's batched path; open loop
+	$(PY) benchmarks/enqueue_rate.py
+
+scale: $(STAMP) ## a 100,000-task run and analysis of 1M events: wall time, peak RSS
+	$(PY) benchmarks/scale.py
+
+fixed-cost: $(STAMP) ## time from `bench run` to its first task in Redis (local mode)
+	$(PY) benchmarks/fixed_cost.py
+
+benchmarks: overhead enqueue-rate fixed-cost scale ## all four benchmarks (about 6 minutes)
 
 clean: ## remove the virtualenv (results are kept)
 	rm -rf $(VENV)

@@ -12,6 +12,7 @@ import redis
 
 from bench import agent as agent_proto
 from bench import clocks, environment
+from bench.enqueue import Enqueuer, enqueue_planned
 from bench.errors import AgentsUnavailable, BenchError, RedisUnavailable
 from bench.plan import plan_tasks
 from bench.records import TaskRecord
@@ -202,6 +203,7 @@ class Run:
         self.clock = None
         self.warnings = []
         self.sqlite_path = None
+        self.enqueuer = None
         self.redis_instance = None  # Redis's own run_id: it changes when the server restarts
         self.agent_ids = []
         self.results = {}  # task id -> raw result, copied out during the run
@@ -222,6 +224,7 @@ class Run:
         if sc.backend == "sqlite":
             self.sqlite_path = sqlite_file(self.run_id, workdir, self.agents_mode)
         app, work = make_huey(sc.backend, self.run_id, self.redis_url, self.sqlite_path)
+        self.enqueuer = Enqueuer(app, work)  # connects now, not while consumers wait
         local = None
         agent_ids = []
         timing = {"run_started_ns": time.time_ns()}
@@ -330,26 +333,13 @@ class Run:
                              f"became ready: {'; '.join(self.problems) or 'timed out'}\n{detail}")
 
     def _enqueue(self, app, work, planned, timing):
-        """Enqueue every planned task, on its schedule in open loop; returns seq -> stamps.
+        """Enqueue every planned task (bench.enqueue); returns seq -> (enqueue_ns, intended_ns).
 
-        enqueue_ns is stamped right after each call returns; intended_ns is the schedule's
-        time (open loop) or None.
+        Bursts go in batches of 1, 2, 4, ... 256 tasks, open loop on its schedule (overdue
+        tasks together); enqueue_ns is stamped after the write that put the task in Redis
+        returned, intended_ns is the schedule's time (open loop) or None.
         """
-        use_priority = app.storage.priority  # RedisHuey refuses any priority: the baseline
-        stamps = {}
-        timing["first_enqueue_ns"] = t0 = time.time_ns() + OPEN_LOOP_LEAD_NS
-        for t in planned:
-            intended = None
-            if t.at_ns is not None:
-                intended = t0 + t.at_ns
-                ahead_s = (intended - time.time_ns()) / 1e9
-                if ahead_s > 0:
-                    time.sleep(ahead_s)
-            app.enqueue(work.s(t.seq, t.duration_s, t.work,
-                               priority=t.priority if use_priority else None))
-            stamps[t.seq] = (time.time_ns(), intended)
-        timing["last_enqueue_ns"] = time.time_ns()
-        return stamps
+        return enqueue_planned(self.enqueuer, planned, timing, OPEN_LOOP_LEAD_NS)
 
     def _wait_done(self, app, conn, total, timing):
         """Poll until every result is in, the deadline passes, or the run cannot finish."""
