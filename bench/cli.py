@@ -39,7 +39,8 @@ def load_all(paths):
 
 
 def cmd_consumers(args):
-    print(max(sc.consumers for sc in load_all(scenario_paths(args.scenarios))))
+    scenarios = load_all(scenario_paths(args.scenarios))
+    print(max(cell.scenario.consumers for sc in scenarios for cell in sc.cells()))
     return 0
 
 

@@ -264,3 +264,15 @@ def test_bad_input_is_one_clear_line_exit_2_nothing_written(tmp_path, case):
 def test_missing_scenario_file(tmp_path):
     proc = bench_cli("validate", tmp_path / "nope.yaml")
     assert proc.returncode == 2 and f"{tmp_path / 'nope.yaml'}: no such file" in proc.stderr
+
+
+def test_consumers_counts_what_the_largest_cell_needs(tmp_path):
+    # docker mode scales consumer containers to this number
+    path = write_scenario(tmp_path, """\
+        name: many
+        consumers: 2
+        matrix: {consumers: [1, 3]}
+        classes: [{name: a, priority: 1, count: 1}]
+    """)
+    proc = bench_cli("consumers", path, "scenarios/three-class-mix.yaml")
+    assert proc.returncode == 0 and proc.stdout.strip() == "3", proc.stderr
