@@ -12,7 +12,6 @@ The runner never needs a Docker socket: any agent that reaches the Redis can ser
 import ctypes
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -58,11 +57,11 @@ def die_with_parent():
 
 def consumer_command(spec):
     """The huey_consumer command line for a run spec."""
+    # The console script beside this interpreter, else the same module run by it: never a
+    # huey_consumer found on PATH, which may belong to another environment.
     script = os.path.join(os.path.dirname(sys.executable), "huey_consumer")
-    base = [script] if os.access(script, os.X_OK) else (shutil.which("huey_consumer") and
-                                                         [shutil.which("huey_consumer")])
-    if not base:
-        base = [sys.executable, "-m", "huey.bin.huey_consumer"]
+    base = [script] if os.access(script, os.X_OK) else [sys.executable, "-m",
+                                                        "huey.bin.huey_consumer"]
     # -n: no periodic tasks; -q: per-task INFO logging would slow the workers we measure.
     return base + ["bench.workload.huey", "-w", str(spec["workers"]),
                    "-k", spec["worker_type"], "-n", "-q"] + list(spec.get("consumer_flags", ()))

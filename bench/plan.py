@@ -47,7 +47,7 @@ def plan_tasks(scenario):
         flat = [item for items in per_class for item in items]
         if arrival.order == "shuffle":
             random.Random(scenario.seed).shuffle(flat)
-    if getattr(arrival, "mode", "burst") == "rate":
+    if arrival.mode == "rate":
         at = arrival_offsets_ns(len(flat), arrival.rate_per_s, arrival.process, scenario.seed)
     else:
         at = [None] * len(flat)

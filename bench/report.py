@@ -8,7 +8,7 @@ MAX_ORDER_RUNS = 40  # a start order longer than this many runs is cut with a co
 
 def scenario_line(sc, env):
     """What was run, in one line; fields a matrix varies are named by the matrix only."""
-    matrix = dict(getattr(sc, "matrix", ()))
+    matrix = dict(sc.matrix)
     arrival = sc.arrival
     pace = "burst"
     if arrival.mode == "rate":
@@ -157,7 +157,7 @@ def cells_table(session, summaries):
 def render_session(session, summaries, plot_links=()):
     """summary.md: what ran, whether it is whole, the per-cell table, details, plots."""
     sc = session.scenario
-    env = session.runs[0].outcome.environment if session.runs else None
+    env = session.environment
     parts = [f"# {sc.name}"] + ([sc.description] if sc.description else [])
     parts += [scenario_line(sc, env)] + status_lines(session)
     if len(session.cells) > 1 or sc.repeat > 1:

@@ -100,7 +100,6 @@ def run_document(session, run):
 def result_document(session, summaries):
     """The versioned JSON result (documented key by key in README)."""
     sc = session.scenario
-    first = session.runs[0].outcome if session.runs else None
     return {
         "format": RESULT_FORMAT,
         "version": RESULT_VERSION,
@@ -109,7 +108,7 @@ def result_document(session, summaries):
         "scenario_sha256": file_sha256(sc.source),
         "complete": session.complete,
         "interrupted": session.interrupted,
-        "environment": first.environment if first else None,
+        "environment": session.environment,
         "cells": [{"key": cell.key, "params": dict(cell.params),
                    "runs": [run_document(session, r) for r in session.runs
                             if r.cell_key == cell.key],
@@ -161,7 +160,7 @@ def session_plots(session, summaries, out_dir):
         links += [(f"wait CDF {cell.key}".strip(), stem + "wait-cdf.png"),
                   (f"timeline {cell.key}".strip(), stem + "timeline.png")]
     palette = plots.class_palette({c.name: c.priority for c in sc.classes})
-    for field, values in getattr(sc, "matrix", ()):
+    for field, values in sc.matrix:
         if len(values) < 2:
             continue
         series = {}

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import redis
 
 from bench import agent as agent_proto
-from bench import clocks, environment
+from bench import clocks
 from bench.enqueue import Enqueuer, enqueue_planned
 from bench.errors import AgentsUnavailable, BenchError, RedisUnavailable
 from bench.plan import plan_tasks
@@ -45,7 +45,6 @@ class RunOutcome:
     planned: tuple
     records: tuple
     mode: str
-    environment: dict
     complete: bool
     problems: tuple = ()
     interrupted: bool = False
@@ -134,9 +133,7 @@ class LocalAgents:
 
 def polling_flags(scenario):
     """huey_consumer polling options (-d/-m/-b): they matter to polling backends (sqlite)."""
-    p = getattr(scenario, "polling", None)
-    if p is None:
-        return []
+    p = scenario.polling
     return ["-d", f"{p.delay_s:g}", "-m", f"{p.max_delay_s:g}", "-b", f"{p.backoff:g}"]
 
 
@@ -213,10 +210,11 @@ class Run:
         """Run the scenario; always stops consumers and deletes the run's keys."""
         sc = self.scenario
         conn = connect(self.redis_url)
-        self.redis_instance = conn.info("server").get("run_id")
+        server = conn.info("server")
+        self.redis_instance = server.get("run_id")
         self.clock = clocks.measure_offset(conn)
         if sc.backend.startswith("priority_redis"):
-            version = conn.info("server").get("redis_version", "0")
+            version = server.get("redis_version", "0")
             if int(str(version).split(".")[0]) < 5:
                 raise RedisUnavailable(f"Redis {version} lacks BZPOPMIN, which "
                                        f"{sc.backend} needs: use Redis >= 5")
@@ -241,9 +239,9 @@ class Run:
             if sc.arrival.start == "before":
                 self._start_consumers(conn, agent_ids)
                 timing["consumers_ready_ns"] = self._wait_ready(conn, local)
-                enqueue_ns = self._enqueue(app, work, planned, timing)
+                enqueue_ns = self._enqueue(planned, timing)
             else:
-                enqueue_ns = self._enqueue(app, work, planned, timing)
+                enqueue_ns = self._enqueue(planned, timing)
                 self._start_consumers(conn, agent_ids)
             try:
                 self._wait_done(app, conn, len(planned), timing)
@@ -275,7 +273,7 @@ class Run:
             self.problems.append(f"{len(planned) - len(records)} of {len(planned)} tasks "
                                  "reported no result")
         return RunOutcome(self.run_id, sc, tuple(planned), records, self.mode,
-                          environment.collect(conn, self.mode), complete=not self.problems,
+                          complete=not self.problems,
                           problems=tuple(self.problems), interrupted=interrupted, timing=timing,
                           clocks=self.clock_report(), warnings=tuple(self.warnings))
 
@@ -332,7 +330,7 @@ class Run:
         raise ConsumerFailed(f"{conn.llen(ready_key(self.run_id))} of {want} consumer workers "
                              f"became ready: {'; '.join(self.problems) or 'timed out'}\n{detail}")
 
-    def _enqueue(self, app, work, planned, timing):
+    def _enqueue(self, planned, timing):
         """Enqueue every planned task (bench.enqueue); returns seq -> (enqueue_ns, intended_ns).
 
         Bursts go in batches of 1, 2, 4, ... 256 tasks, open loop on its schedule (overdue

@@ -3,9 +3,10 @@
 import tempfile
 from dataclasses import dataclass
 
+from bench import environment
 from bench.metrics import analyze
 from bench.redis_server import EmbeddedRedis
-from bench.runner import Run
+from bench.runner import Run, connect
 
 LAG_WARN_MS = 2.0  # p99 producer lag beyond this and beyond one mean gap earns a warning
 
@@ -30,6 +31,7 @@ class SessionResult:
     cells: tuple      # scenario.Cell, in matrix order
     runs: tuple       # RunResult, in the order they ran
     interrupted: bool
+    environment: dict  # what it was measured on, collected once
 
     @property
     def measured(self):
@@ -39,10 +41,6 @@ class SessionResult:
     def complete(self):
         return (not self.interrupted and len(self.measured) == len(self.cells) * self.scenario.repeat
                 and all(r.outcome.complete for r in self.measured))
-
-
-def cells_of(scenario):
-    return tuple(scenario.cells())
 
 
 def producer_warnings(scenario, metrics):
@@ -69,7 +67,8 @@ def run_session(scenario, redis_url=None, mode="local", agents="local", on_run=N
 
 
 def _run_all(scenario, redis_url, mode, agents, on_run, on_progress):
-    cells, runs, interrupted = cells_of(scenario), [], False
+    env = environment.collect(connect(redis_url), mode)
+    cells, runs, interrupted = tuple(scenario.cells()), [], False
     plan = [(cell, rep, warmup) for cell in cells
             for warmup, reps in ((True, scenario.warmup), (False, scenario.repeat))
             for rep in range(1, reps + 1)]
@@ -88,7 +87,7 @@ def _run_all(scenario, redis_url, mode, agents, on_run, on_progress):
         if outcome.interrupted:
             interrupted = True
             break
-    return SessionResult(scenario, cells, tuple(runs), interrupted)
+    return SessionResult(scenario, cells, tuple(runs), interrupted, env)
 
 
 def summaries(session):

@@ -151,7 +151,7 @@ def main():
         print(f"plain {plain_us:.1f} us, bench {bench_us:.1f} us: difference "
               f"{bench_us - plain_us:+.1f} us/task, throughput ratio {plain_us / bench_us:.3f}")
     p_us, b_us = instrumentation_us()
-    print(f"\n# instrumentation alone, no Redis (dequeue override + body + result pickle), best of 5")
+    print("\n# instrumentation alone, no Redis (dequeue override + body + result pickle), best of 5")
     print(f"plain {p_us:.2f} us, bench {b_us:.2f} us: bench adds {b_us - p_us:.2f} us/task, "
           f"{(b_us - p_us) / plain_us * 100:.2f}% of the worker loop's {plain_us:.0f} us "
           f"(expected ratio {plain_us / (plain_us + b_us - p_us):.4f})")

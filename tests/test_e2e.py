@@ -10,7 +10,7 @@ import pytest
 
 from bench.records import EVENTS_HEADER
 from bench.runner import Run
-from bench.scenario import load, load_text
+from bench.scenario import load_text
 from conftest import ROOT, bench_cli, load_result, only_result_dir, only_run
 
 

@@ -11,7 +11,7 @@ from bench import enqueue as fast_enqueue
 from bench.enqueue import Enqueuer, batch_sizes, enqueue_planned, storage_kind
 from bench.metrics import analyze
 from bench.plan import PlannedTask
-from bench.runner import OPEN_LOOP_LEAD_NS, Run
+from bench.runner import Run
 from bench.scenario import load_text
 from bench.workload import make_huey
 
@@ -227,13 +227,6 @@ def test_a_late_open_loop_producer_catches_up_in_batches(backend, huey_app):
     assert [t.args[0] for t in drain(app, 40)] == list(range(40))
 
 
-class FastRun(Run):
-    """The runner with the proposed integration (see the report): enqueue through bench.enqueue."""
-
-    def _enqueue(self, app, work, planned, timing):
-        return enqueue_planned(Enqueuer(app, work), planned, timing, OPEN_LOOP_LEAD_NS)
-
-
 SCENARIO = """\
 name: fast-{name}
 backend: {backend}
@@ -257,7 +250,7 @@ timeout: 60s
 def test_real_consumers_run_the_fast_path(backend, workers, arrival, redis_url, tmp_path):
     sc = load_text(SCENARIO.format(name=backend.replace("_", "-"), backend=backend,
                                    workers=workers, arrival=arrival))
-    out = FastRun(sc, redis_url).execute(str(tmp_path))
+    out = Run(sc, redis_url).execute(str(tmp_path))  # the runner enqueues through bench.enqueue
     assert out.complete, out.problems
     assert out.lost_tasks == 0 and len(out.records) == 120
     t = out.timing
