@@ -12,7 +12,7 @@ import redis
 
 from bench import agent as agent_proto
 from bench import clocks
-from bench.enqueue import Enqueuer, enqueue_planned
+from bench.enqueue import MAX_BATCH, Enqueuer, enqueue_planned
 from bench.errors import AgentsUnavailable, BenchError, RedisUnavailable
 from bench.plan import plan_tasks
 from bench.records import TaskRecord
@@ -222,7 +222,12 @@ class Run:
         if sc.backend == "sqlite":
             self.sqlite_path = sqlite_file(self.run_id, workdir, self.agents_mode)
         app, work = make_huey(sc.backend, self.run_id, self.redis_url, self.sqlite_path)
-        self.enqueuer = Enqueuer(app, work)  # connects now, not while consumers wait
+        # A burst into running consumers goes one write at a time: a batch lands faster than
+        # a busy worker stamps its pop, and two after-the-fact stamps would then show a pop
+        # that came first at the server as an inversion. A prefill (start: after) has no
+        # worker popping, and open loop sends each task when due, so both keep batching.
+        into_running = sc.arrival.start == "before" and sc.arrival.mode == "burst"
+        self.enqueuer = Enqueuer(app, work, max_batch=1 if into_running else MAX_BATCH)
         local = None
         agent_ids = []
         timing = {"run_started_ns": time.time_ns()}
