@@ -276,3 +276,30 @@ def test_consumers_counts_what_the_largest_cell_needs(tmp_path):
     """)
     proc = bench_cli("consumers", path, "scenarios/three-class-mix.yaml")
     assert proc.returncode == 0 and proc.stdout.strip() == "3", proc.stderr
+
+
+def test_matrix_repetitions_and_open_loop_end_to_end(tmp_path, redis_url):
+    path = write_scenario(tmp_path, """\
+        name: sweep
+        matrix: {workers: [1, 2]}
+        repeat: 2
+        classes:
+          - {name: lo, priority: 1, count: 10, duration: 5ms}
+          - {name: hi, priority: 2, count: 10, duration: 5ms}
+        arrival: {start: before, mode: rate, rate: 200/s, process: uniform}
+        timeout: 60s
+    """)
+    proc = bench_cli("run", path, "--results", tmp_path / "r", "--redis-url", redis_url)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = only_result_dir(tmp_path / "r", "sweep")
+    doc = load_result(run_dir)
+    assert [c["key"] for c in doc["cells"]] == ["workers=1", "workers=2"]
+    for cell in doc["cells"]:
+        assert len(cell["runs"]) == 2 and cell["summary"]["inversions"]["n"] == 2
+        for run in cell["runs"]:
+            assert "producer_lag_ms" in run["metrics"]
+            with open(os.path.join(run_dir, run["events"])) as f:
+                assert f.readline().strip().endswith(",intended_ns")
+    assert "sweep-workers.png" in os.listdir(os.path.join(run_dir, "plots"))
+    summary = open(os.path.join(run_dir, "summary.md")).read()
+    assert "## Cells" in summary and "| workers=2" in summary and "open loop 200/s" in summary
